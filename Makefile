@@ -1,0 +1,53 @@
+# locust-k8s-operator — every command a developer or CI needs.
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := target/debug/locust-k8s-operator
+K8S_BIN_DIR ?= $(CURDIR)/target/k8s-bin
+export K8S_BIN_DIR
+
+.PHONY: help build build-release test test-unit test-integration lint fmt crd check-generated \
+        cluster-bins cluster-up cluster-down demo run clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+build: ## Build the operator binary (debug)
+	$(CARGO) build --bin locust-k8s-operator
+
+build-release: ## Build the operator binary (release)
+	$(CARGO) build --release --bin locust-k8s-operator
+
+crd: build ## Regenerate the committed CRD (crd/locusttests.locust.io.yaml)
+	$(BIN) crd > crd/locusttests.locust.io.yaml
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+lint: ## rustfmt check and clippy with warnings denied
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+cluster-bins: ## Build etcd, kube-*, kubectl, kwok and helm from Go modules (cached by version)
+	tests/cluster/build.sh
+
+test-unit: ## Unit, snapshot and property tests (no cluster)
+	$(CARGO) test --workspace --lib --bins
+	$(CARGO) test --test cli --test generated
+
+test-integration: cluster-bins ## Integration tests against a real local control plane
+	$(CARGO) test --workspace --tests -- --test-threads=2
+
+test: lint cluster-bins ## Everything CI runs: lint, unit and integration tests
+	$(CARGO) test --workspace --all-targets
+
+cluster-up: cluster-bins ## Start a local control plane with kwok nodes (kubeconfig: target/cluster/kubeconfig)
+	$(CARGO) run -q -p test-cluster -- up --dir target/cluster
+
+cluster-down: ## Stop the local control plane started by cluster-up
+	$(CARGO) run -q -p test-cluster -- down --dir target/cluster
+
+demo: ## Bring up the local cluster, run a LocustTest through its phases, tear down
+	scripts/demo.sh
+
+clean: cluster-down
+	$(CARGO) clean

@@ -1,0 +1,99 @@
+//! Status of a LocustTest, written by the operator through the status subresource.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The observed state of a LocustTest.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocustTestStatus {
+    /// Lifecycle phase: Pending, Running, Succeeded or Failed. It only moves forward:
+    /// never from Running back to Pending, never out of Succeeded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+
+    /// The number of Locust worker processes the master waits for
+    /// (worker replicas × processes per pod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_workers: Option<i32>,
+
+    /// The number of workers connected to the master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_workers: Option<i32>,
+
+    /// When the test started running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+
+    /// When the test reached Succeeded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+
+    /// The `metadata.generation` of the spec the operator last acted on. Spec edits after
+    /// the test started are not applied (tests are immutable), so this stays at the
+    /// generation the test was started from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Summary of the final Locust statistics, set when the test ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<TestResult>,
+
+    /// Standard Kubernetes conditions: Ready, WorkersConnected, TestCompleted,
+    /// PodsHealthy and SpecDrifted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// The lifecycle phase of a LocustTest.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum Phase {
+    /// Resources are being created or pods are not running yet.
+    Pending,
+    /// The master is running the test.
+    Running,
+    /// The test ran and completed successfully.
+    Succeeded,
+    /// The test failed; the Ready/TestCompleted conditions say why.
+    Failed,
+}
+
+impl Phase {
+    /// Succeeded and Failed are terminal: a test never leaves them.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Succeeded | Phase::Failed)
+    }
+
+    /// The name used in the API and in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Succeeded => "Succeeded",
+            Phase::Failed => "Failed",
+        }
+    }
+}
+
+/// Summary of a finished test, taken from Locust's final statistics.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResult {
+    /// Total requests made during the test.
+    pub total_requests: i64,
+    /// Requests that failed.
+    pub failed_requests: i64,
+    /// Average response time in milliseconds.
+    pub average_response_time: f64,
+    /// 95th percentile response time in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_response_time: Option<f64>,
+    /// 99th percentile response time in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_response_time: Option<f64>,
+    /// Average requests per second over the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<f64>,
+}

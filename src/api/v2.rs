@@ -1,0 +1,513 @@
+//! `locust.io/v2` LocustTest: the current, stored version.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements,
+    SecurityContext, Toleration, Volume,
+};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::status::LocustTestStatus;
+
+/// Default mount path of the test-files ConfigMap.
+pub const DEFAULT_SRC_MOUNT_PATH: &str = "/lotest/src";
+/// Default mount path of the library ConfigMap.
+pub const DEFAULT_LIB_MOUNT_PATH: &str = "/opt/locust/lib";
+/// Default `--autoquit` timeout in seconds.
+pub const DEFAULT_AUTOQUIT_TIMEOUT: i32 = 60;
+/// Most worker pods a test may ask for.
+pub const MAX_WORKER_REPLICAS: i32 = 500;
+/// Most Locust processes per worker pod.
+pub const MAX_PROCESSES_PER_POD: i32 = 64;
+
+/// A distributed Locust load test: one master Job, one worker Job and a master Service.
+///
+/// Tests are immutable: edits to the spec after the test has started are not applied
+/// (the SpecDrifted condition says so); delete and recreate the test to change it.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[kube(
+    group = "locust.io",
+    version = "v2",
+    kind = "LocustTest",
+    namespaced,
+    shortname = "lotest",
+    category = "locust",
+    status = "LocustTestStatus",
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Lifecycle phase of the test"
+    ),
+    printcolumn(
+        name = "Workers",
+        type_ = "integer",
+        json_path = ".spec.worker.replicas",
+        description = "Worker pods requested"
+    ),
+    printcolumn(
+        name = "Connected",
+        type_ = "integer",
+        json_path = ".status.connectedWorkers",
+        description = "Workers connected to the master"
+    ),
+    printcolumn(
+        name = "Image",
+        type_ = "string",
+        json_path = ".spec.image",
+        priority = 1,
+        description = "Locust image"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(MOUNTS_REFERENCE_VOLUMES).message("volumeMounts: every mount must name a volume defined in spec.volumes").reason(Reason::FieldValueInvalid).field_path(".volumeMounts"))]
+#[x_kube(validation = Rule::new(MOUNTS_OUTSIDE_SRC).message("volumeMounts and env.secretMounts must not be mounted on or under testFiles.srcMountPath while testFiles.configMapRef is set").reason(Reason::FieldValueInvalid).field_path(".volumeMounts"))]
+#[x_kube(validation = Rule::new(MOUNTS_OUTSIDE_LIB).message("volumeMounts and env.secretMounts must not be mounted on or under testFiles.libMountPath while testFiles.libConfigMapRef is set").reason(Reason::FieldValueInvalid).field_path(".volumeMounts"))]
+pub struct LocustTestSpec {
+    /// Container image for the master and the workers, for example `locustio/locust:2.43.1`.
+    #[schemars(length(min = 1, max = 1024))]
+    pub image: String,
+
+    /// Image pull policy for the Locust containers. Defaults to the Kubernetes default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<ImagePullPolicy>,
+
+    /// Secrets used to pull the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
+
+    /// The master: coordinates the run and serves the web UI and stats API.
+    pub master: MasterSpec,
+
+    /// The workers: generate the load.
+    pub worker: WorkerSpec,
+
+    /// Where the locustfile and its libraries come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_files: Option<TestFilesSpec>,
+
+    /// Where the master and worker pods may run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling: Option<SchedulingSpec>,
+
+    /// Environment injected into master and worker containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<EnvSpec>,
+
+    /// Additional volumes for the Locust pods. A volume is added only to the pods that mount
+    /// it (see volumeMounts[].target). Names starting with `lotest-` are reserved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[x_kube(validation = Rule::new("self.all(v, !v.name.startsWith('lotest-'))").message("volumes: names starting with 'lotest-' are reserved for the operator's own volumes; rename the volume"))]
+    pub volumes: Option<Vec<Volume>>,
+
+    /// Where to mount the volumes, and on which pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub volume_mounts: Option<Vec<TargetedVolumeMount>>,
+
+    /// Metrics and traces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observability: Option<ObservabilitySpec>,
+
+    /// Files Locust writes at the end of the run (on the master).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputSpec>,
+
+    /// Web UI settings of the master.
+    #[serde(default, rename = "webUI", skip_serializing_if = "Option::is_none")]
+    pub web_ui: Option<WebUiSpec>,
+
+    /// Pod and container security contexts for the Locust pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<SecuritySpec>,
+}
+
+/// Every volumeMounts[].name must be the name of an entry of volumes.
+const MOUNTS_REFERENCE_VOLUMES: &str = "!has(self.volumeMounts) || self.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))";
+/// No mount on or under the test-files path while the test-files ConfigMap is mounted there.
+const MOUNTS_OUTSIDE_SRC: &str = "!has(self.testFiles) || !has(self.testFiles.configMapRef) || ((!has(self.volumeMounts) || self.volumeMounts.all(m, !(m.mountPath == (has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') || m.mountPath.startsWith((has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') + '/')))) && (!has(self.env) || !has(self.env.secretMounts) || self.env.secretMounts.all(m, !(m.mountPath == (has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') || m.mountPath.startsWith((has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') + '/')))))";
+/// No mount on or under the library path while the library ConfigMap is mounted there.
+const MOUNTS_OUTSIDE_LIB: &str = "!has(self.testFiles) || !has(self.testFiles.libConfigMapRef) || ((!has(self.volumeMounts) || self.volumeMounts.all(m, !(m.mountPath == (has(self.testFiles.libMountPath) ? self.testFiles.libMountPath : '/opt/locust/lib') || m.mountPath.startsWith((has(self.testFiles.libMountPath) ? self.testFiles.libMountPath : '/opt/locust/lib') + '/')))) && (!has(self.env) || !has(self.env.secretMounts) || self.env.secretMounts.all(m, !(m.mountPath == (has(self.testFiles.libMountPath) ? self.testFiles.libMountPath : '/opt/locust/lib') || m.mountPath.startsWith((has(self.testFiles.libMountPath) ? self.testFiles.libMountPath : '/opt/locust/lib') + '/')))))";
+
+/// Image pull policy of the Locust containers.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ImagePullPolicy {
+    /// Always pull the image.
+    Always,
+    /// Pull only when the image is not on the node.
+    IfNotPresent,
+    /// Never pull; the image must be on the node.
+    Never,
+}
+
+impl ImagePullPolicy {
+    /// The value Kubernetes uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImagePullPolicy::Always => "Always",
+            ImagePullPolicy::IfNotPresent => "IfNotPresent",
+            ImagePullPolicy::Never => "Never",
+        }
+    }
+}
+
+/// The Locust master.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MasterSpec {
+    /// Base command of the master, for example `locust -f /lotest/src/locustfile.py`, or only
+    /// flags (`--locustfile /lotest/src/locustfile.py --host https://example.com`) for the
+    /// image's `locust` entrypoint. Split like a shell does: quoted arguments stay whole.
+    /// The operator appends `--master --master-port=5557 --expect-workers=N`, `--autostart`,
+    /// `--autoquit T`, `--otel` when enabled, output and web UI flags, then extraArgs.
+    #[schemars(length(min = 1, max = 4096))]
+    pub command: String,
+
+    /// Resources of the master container. When unset, the operator's defaults apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Labels added to the master pod. They cannot override the operator's own labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+
+    /// Annotations added to the master pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+
+    /// Start the test as soon as the expected workers are connected (`--autostart`).
+    /// Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autostart: Option<bool>,
+
+    /// Quit the master a while after the test ends (`--autoquit`), so its Job completes.
+    /// Default: enabled, 60 seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoquit: Option<AutoquitSpec>,
+
+    /// Extra arguments appended last to the master's command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub extra_args: Option<Vec<String>>,
+}
+
+/// The master's `--autoquit` behaviour.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoquitSpec {
+    /// Pass `--autoquit`. Default: true. Without it the master never exits by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+
+    /// Seconds the master stays up after the test ends (so final stats can be read).
+    /// Default: 60. Must be 0 or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub timeout: Option<i32>,
+}
+
+/// The Locust workers.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerSpec {
+    /// Base command of each worker, for example `locust -f /lotest/src/locustfile.py`.
+    /// The operator appends `--worker --master-host=<master service> --master-port=5557`,
+    /// `--processes N` when processesPerPod is set, then extraArgs.
+    #[schemars(length(min = 1, max = 4096))]
+    pub command: String,
+
+    /// Number of worker pods, 1 to 500.
+    #[schemars(range(min = 1, max = 500))]
+    pub replicas: i32,
+
+    /// Locust worker processes per pod (`--processes`). The master then expects
+    /// replicas × processesPerPod workers. Default: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub processes_per_pod: Option<i32>,
+
+    /// Resources of each worker container. When unset, the operator's defaults apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Labels added to the worker pods. They cannot override the operator's own labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+
+    /// Annotations added to the worker pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+
+    /// Extra arguments appended last to each worker's command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub extra_args: Option<Vec<String>>,
+}
+
+/// Where the test files come from.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestFilesSpec {
+    /// ConfigMap holding the locustfile(s), mounted at srcMountPath.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub config_map_ref: Option<String>,
+
+    /// ConfigMap holding library/helper modules, mounted at libMountPath.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub lib_config_map_ref: Option<String>,
+
+    /// Mount path of configMapRef. Default: /lotest/src.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r"^/"))]
+    pub src_mount_path: Option<String>,
+
+    /// Mount path of libConfigMapRef. Default: /opt/locust/lib.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r"^/"))]
+    pub lib_mount_path: Option<String>,
+}
+
+/// Scheduling of the master and worker pods.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulingSpec {
+    /// Affinity rules for both roles (honoured unless the operator disables CR affinity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+
+    /// Tolerations for both roles (honoured unless the operator disables CR tolerations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<Vec<Toleration>>,
+
+    /// Node selector for both roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<BTreeMap<String, String>>,
+
+    /// RuntimeClass of the Locust pods. Unset: the operator's default (if any);
+    /// empty string: no runtime class even if the operator has a default; a name: that one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub runtime_class_name: Option<String>,
+}
+
+/// Environment injected into the master and worker containers.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvSpec {
+    /// ConfigMaps whose keys all become environment variables (applied first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    pub config_map_refs: Option<Vec<EnvSourceRef>>,
+
+    /// Secrets whose keys all become environment variables (applied after the ConfigMaps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    pub secret_refs: Option<Vec<EnvSourceRef>>,
+
+    /// Individual variables, with a value or a valueFrom reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub variables: Option<Vec<EnvVar>>,
+
+    /// Secrets mounted as files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    pub secret_mounts: Option<Vec<SecretMount>>,
+}
+
+/// A ConfigMap or Secret whose keys become environment variables.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvSourceRef {
+    /// Name of the ConfigMap or Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+
+    /// Prefix added to every variable name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
+    pub prefix: Option<String>,
+}
+
+/// A Secret mounted as files in the master and worker containers.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretMount {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+
+    /// Absolute path where the Secret's keys appear as files.
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r"^/"))]
+    pub mount_path: String,
+
+    /// Mount read-only. Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+}
+
+/// A volume mount with the pods it applies to.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetedVolumeMount {
+    /// Name of a volume in spec.volumes.
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+
+    /// Absolute path inside the container.
+    #[schemars(length(min = 1, max = 1024), regex(pattern = r"^/"))]
+    pub mount_path: String,
+
+    /// Mount read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+
+    /// Path within the volume to mount instead of its root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path: Option<String>,
+
+    /// Like subPath, with $(VAR) references expanded from the container's environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path_expr: Option<String>,
+
+    /// Mount propagation: None, HostToContainer or Bidirectional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_propagation: Option<String>,
+
+    /// Which pods get the mount: master, worker or both. Default: both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<MountTarget>,
+}
+
+/// The pods a volume mount applies to.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MountTarget {
+    /// Only the master pod.
+    Master,
+    /// Only the worker pods.
+    Worker,
+    /// Master and worker pods.
+    Both,
+}
+
+/// Metrics and traces of the Locust pods.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservabilitySpec {
+    /// Native OpenTelemetry export from master and workers (`--otel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_telemetry: Option<OpenTelemetrySpec>,
+}
+
+/// OpenTelemetry settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!self.enabled || (has(self.endpoint) && self.endpoint != '')").message("observability.openTelemetry.endpoint is required when openTelemetry is enabled: set it to your collector, for example otel-collector.monitoring:4317").reason(Reason::FieldValueRequired).field_path(".endpoint"))]
+pub struct OpenTelemetrySpec {
+    /// Run Locust with `--otel` and inject the OTEL_* environment.
+    pub enabled: bool,
+
+    /// OTLP endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`), for example
+    /// `otel-collector.monitoring:4317`. Required when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub endpoint: Option<String>,
+
+    /// OTLP protocol (`OTEL_EXPORTER_OTLP_PROTOCOL`): grpc or http/protobuf. Default: grpc.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<OtelProtocol>,
+
+    /// Use an insecure connection to the endpoint (`OTEL_EXPORTER_OTLP_INSECURE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure: Option<bool>,
+
+    /// Additional OpenTelemetry SDK environment variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_env_vars: Option<BTreeMap<String, String>>,
+}
+
+/// The OTLP transport protocol.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum OtelProtocol {
+    /// OTLP over gRPC.
+    #[serde(rename = "grpc")]
+    Grpc,
+    /// OTLP over HTTP with protobuf payloads.
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+}
+
+impl OtelProtocol {
+    /// The value of `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtelProtocol::Grpc => "grpc",
+            OtelProtocol::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
+/// Result files written by the master.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputSpec {
+    /// Statistics as JSON (`--json-file`; Locust appends `.json` to the path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_file: Option<OutputFile>,
+
+    /// The HTML report (`--html`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_report: Option<OutputFile>,
+}
+
+/// One output file.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!self.enabled || self.path != ''").message("output path is required when the output is enabled").reason(Reason::FieldValueRequired).field_path(".path"))]
+pub struct OutputFile {
+    /// Write this file.
+    pub enabled: bool,
+
+    /// Absolute path in the master container, usually on a mounted volume.
+    #[serde(default)]
+    #[schemars(length(max = 1024))]
+    pub path: String,
+}
+
+/// Web UI of the master.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebUiSpec {
+    /// Serve the web UI and stats API under this path (`--web-base-path`), for ingress
+    /// routing, for example `/locust`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256), regex(pattern = r"^/"))]
+    pub base_path: Option<String>,
+}
+
+/// Security contexts of the Locust pods.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecuritySpec {
+    /// Pod security context. Default: `seccompProfile: RuntimeDefault`, no fixed UID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security_context: Option<PodSecurityContext>,
+
+    /// Security context of the Locust containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_security_context: Option<SecurityContext>,
+}

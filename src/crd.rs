@@ -1,0 +1,63 @@
+//! The CustomResourceDefinition, generated from the API types (never hand-written).
+//!
+//! Both versions are merged into one CRD (`v2` stored), and the conversion block is added:
+//! `strategy: Webhook` pointing at the operator's `/convert` endpoint. The service
+//! namespace/name and `caBundle` are placeholders that the chart or the operator fill in at
+//! install time.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceConversion, CustomResourceDefinition, ServiceReference, WebhookClientConfig,
+    WebhookConversion,
+};
+use kube::core::crd::{CustomResourceExt, merge_crds};
+
+use crate::api::{v1, v2};
+
+/// Name of the CRD.
+pub const CRD_NAME: &str = "locusttests.locust.io";
+/// Path of the conversion endpoint on the operator's HTTPS server.
+pub const CONVERT_PATH: &str = "/convert";
+/// Namespace of the webhook Service in the committed CRD (replaced at install time).
+pub const DEFAULT_WEBHOOK_NAMESPACE: &str = "locust-k8s-operator-system";
+/// Name of the webhook Service in the committed CRD (replaced at install time).
+pub const DEFAULT_WEBHOOK_SERVICE: &str = "locust-k8s-operator-webhook";
+
+/// Errors building the CRD.
+#[derive(Debug, thiserror::Error)]
+pub enum CrdError {
+    /// The two versions could not be merged (their names or scopes differ).
+    #[error("merging the v1 and v2 CRDs failed: {0}")]
+    Merge(String),
+    /// YAML serialisation failed.
+    #[error("serialising the CRD as YAML failed: {0}")]
+    Yaml(String),
+}
+
+/// The full CRD: v2 (served, stored, status subresource) and v1 (served, deprecated),
+/// with the webhook conversion block.
+pub fn crd() -> Result<CustomResourceDefinition, CrdError> {
+    let mut crd = merge_crds(vec![v2::LocustTest::crd(), v1::LocustTest::crd()], "v2")
+        .map_err(|e| CrdError::Merge(e.to_string()))?;
+    crd.spec.conversion = Some(CustomResourceConversion {
+        strategy: "Webhook".to_string(),
+        webhook: Some(WebhookConversion {
+            conversion_review_versions: vec!["v1".to_string()],
+            client_config: Some(WebhookClientConfig {
+                service: Some(ServiceReference {
+                    namespace: DEFAULT_WEBHOOK_NAMESPACE.to_string(),
+                    name: DEFAULT_WEBHOOK_SERVICE.to_string(),
+                    path: Some(CONVERT_PATH.to_string()),
+                    port: Some(443),
+                }),
+                ..WebhookClientConfig::default()
+            }),
+        }),
+    });
+    Ok(crd)
+}
+
+/// The CRD as the YAML document committed under `crd/`.
+pub fn crd_yaml() -> Result<String, CrdError> {
+    let crd = crd()?;
+    crate::yaml::to_yaml(&crd).map_err(|e| CrdError::Yaml(e.to_string()))
+}

@@ -1,0 +1,12 @@
+//! locust-k8s-operator: runs distributed Locust load tests from `LocustTest` resources.
+//!
+//! The pure core (API types, naming, validation, conversion, builders) carries most tests;
+//! I/O lives at the edges (CLI, controller, HTTPS server).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod config;
+pub mod crd;
+pub mod naming;
+pub mod yaml;
