@@ -6,7 +6,13 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod builders;
+pub mod cli;
 pub mod config;
+pub mod conversion;
 pub mod crd;
+pub mod manifest;
 pub mod naming;
+pub mod server;
+pub mod validation;
 pub mod yaml;

@@ -165,7 +165,10 @@ mod tests {
     #[test]
     fn hash_is_stable() {
         // Changing this value renames children of existing tests: never change the hash.
-        assert_eq!(master_name("api.perf-v1.2"), "api-perf-v1-2-e249e269-master");
+        assert_eq!(
+            master_name("api.perf-v1.2"),
+            "api-perf-v1-2-e249e269-master"
+        );
         assert_eq!(short_hash("x").len(), HASH_LEN);
     }
 }

@@ -12,7 +12,11 @@ pub struct YamlError(String);
 pub fn to_yaml<T: Serialize>(value: &T) -> Result<String, YamlError> {
     // Through serde_json first, so Kubernetes types serialise exactly as they do on the wire.
     let json = serde_json::to_value(value).map_err(|e| YamlError(e.to_string()))?;
-    serde_saphyr::to_string(&json).map_err(|e| YamlError(e.to_string()))
+    // Long one-line strings (commands, descriptions) stay on one line instead of being
+    // folded at 80 columns; multi-line strings still use literal blocks.
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.folded_wrap_chars = usize::MAX;
+    serde_saphyr::to_string_with_options(&json, options).map_err(|e| YamlError(e.to_string()))
 }
 
 /// Serialises several values as a multi-document YAML stream.

@@ -9,12 +9,16 @@ use serde::{Deserialize, Serialize};
 use super::status::LocustTestStatus;
 
 /// A distributed Locust load test (deprecated v1 API: migrate to locust.io/v2).
+/// (Several printer columns share a type, which clippy takes for duplicated attributes.)
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "locust.io",
     version = "v1",
     kind = "LocustTest",
     namespaced,
+    derive = "PartialEq",
+    derive = "Default",
     shortname = "lotest",
     category = "locust",
     status = "LocustTestStatus",

@@ -27,12 +27,16 @@ pub const MAX_PROCESSES_PER_POD: i32 = 64;
 ///
 /// Tests are immutable: edits to the spec after the test has started are not applied
 /// (the SpecDrifted condition says so); delete and recreate the test to change it.
+/// (Several printer columns share a type, which clippy takes for duplicated attributes.)
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "locust.io",
     version = "v2",
     kind = "LocustTest",
     namespaced,
+    derive = "PartialEq",
+    derive = "Default",
     shortname = "lotest",
     category = "locust",
     status = "LocustTestStatus",

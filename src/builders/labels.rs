@@ -1,0 +1,127 @@
+//! Labels and annotations of the children.
+//!
+//! Every pod carries the operator's labels (the keys below); the user's `master.labels` /
+//! `worker.labels` merge in but can never override them, so selectors keep working.
+//! `master.annotations` / `worker.annotations` go onto the pods of that role.
+
+use std::collections::BTreeMap;
+
+use super::{Ctx, Role};
+
+/// Label naming the test (value: [`crate::naming::test_label_value`]).
+pub const APP: &str = "app";
+/// Label naming the test (value: [`crate::naming::test_label_value`]).
+pub const TEST_NAME: &str = "performance-test-name";
+/// Label naming the Job a pod belongs to (value: the master or worker Job name).
+pub const POD_NAME: &str = "performance-test-pod-name";
+/// Legacy managed-by label of the Go operator.
+pub const MANAGED_BY: &str = "managed-by";
+/// The recommended managed-by label.
+pub const K8S_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The recommended component label: `master` or `worker`.
+pub const COMPONENT: &str = "app.kubernetes.io/component";
+/// Value of the managed-by labels.
+pub const MANAGER: &str = "locust-k8s-operator";
+
+/// The operator's own labels for `role`: the keys above.
+pub(crate) fn operator_labels(ctx: &Ctx<'_>, role: Role) -> BTreeMap<String, String> {
+    [
+        (APP, ctx.test_label.as_str()),
+        (TEST_NAME, ctx.test_label.as_str()),
+        (POD_NAME, ctx.job_name(role)),
+        (MANAGED_BY, MANAGER),
+        (K8S_MANAGED_BY, MANAGER),
+        (COMPONENT, role.component()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Labels of `role`'s pods and Job: the user's labels, overridden by the operator's.
+pub(crate) fn pod_labels(ctx: &Ctx<'_>, role: Role) -> BTreeMap<String, String> {
+    let user = match role {
+        Role::Master => ctx.master().labels.as_ref(),
+        Role::Worker => ctx.worker().labels.as_ref(),
+    };
+    let mut labels = user.cloned().unwrap_or_default();
+    labels.extend(operator_labels(ctx, role));
+    labels
+}
+
+/// The labels that select the master pod (the Service selector).
+pub(crate) fn master_selector(ctx: &Ctx<'_>) -> BTreeMap<String, String> {
+    [
+        (TEST_NAME, ctx.test_label.as_str()),
+        (POD_NAME, ctx.master_name.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Annotations of `role`'s pods; `None` when the user set none.
+pub(crate) fn pod_annotations(ctx: &Ctx<'_>, role: Role) -> Option<BTreeMap<String, String>> {
+    let user = match role {
+        Role::Master => ctx.master().annotations.as_ref(),
+        Role::Worker => ctx.worker().annotations.as_ref(),
+    };
+    user.filter(|a| !a.is_empty()).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builders::test_support::{minimal, with_ctx};
+
+    #[test]
+    fn operator_labels_win_over_user_labels() {
+        let mut t = minimal();
+        let hostile: BTreeMap<String, String> = [
+            (APP, "x"),
+            (TEST_NAME, "x"),
+            (POD_NAME, "x"),
+            (MANAGED_BY, "x"),
+            (K8S_MANAGED_BY, "x"),
+            (COMPONENT, "x"),
+            ("team", "perf"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        t.spec.master.labels = Some(hostile.clone());
+        t.spec.worker.labels = Some(hostile);
+        let (m, w) = with_ctx(&t, |c| {
+            (pod_labels(c, Role::Master), pod_labels(c, Role::Worker))
+        });
+        assert_eq!(m[APP], "demo");
+        assert_eq!(m[TEST_NAME], "demo");
+        assert_eq!(m[POD_NAME], "demo-master");
+        assert_eq!(m[MANAGED_BY], MANAGER);
+        assert_eq!(m[K8S_MANAGED_BY], MANAGER);
+        assert_eq!(m[COMPONENT], "master");
+        assert_eq!(m["team"], "perf");
+        assert_eq!(w[POD_NAME], "demo-worker");
+        assert_eq!(w[COMPONENT], "worker");
+        assert_eq!(w["team"], "perf");
+    }
+
+    #[test]
+    fn role_labels_and_annotations_stay_on_their_role() {
+        let mut t = minimal();
+        t.spec.master.labels = Some([("m".to_string(), "1".to_string())].into());
+        t.spec.worker.annotations = Some([("w".to_string(), "2".to_string())].into());
+        t.spec.master.annotations = Some(BTreeMap::new());
+        let (ml, wl, ma, wa) = with_ctx(&t, |c| {
+            (
+                pod_labels(c, Role::Master),
+                pod_labels(c, Role::Worker),
+                pod_annotations(c, Role::Master),
+                pod_annotations(c, Role::Worker),
+            )
+        });
+        assert!(ml.contains_key("m") && !wl.contains_key("m"));
+        assert_eq!(ma, None);
+        assert_eq!(wa, Some([("w".to_string(), "2".to_string())].into()));
+    }
+}

@@ -1,0 +1,72 @@
+//! Arguments of the `locust-k8s-operator` command.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use super::CliError;
+
+/// Runs distributed Locust load tests from LocustTest resources, and renders, converts and
+/// validates them offline.
+#[derive(Debug, Parser)]
+#[command(name = "locust-k8s-operator", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the LocustTest CustomResourceDefinition (YAML).
+    Crd,
+    /// Print every object the operator would create for a LocustTest (v1 or v2):
+    /// the master Service, the master Job, then the worker Job.
+    Render {
+        /// The LocustTest manifest; `-` reads standard input.
+        #[arg(short = 'f', long = "filename", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Convert a LocustTest between locust.io/v1 and locust.io/v2.
+    Convert {
+        /// The LocustTest manifest; `-` reads standard input.
+        #[arg(short = 'f', long = "filename", value_name = "FILE")]
+        file: PathBuf,
+        /// The version to convert to.
+        #[arg(long, value_enum)]
+        to: TargetVersion,
+    },
+    /// Check a LocustTest; prints every problem and exits 1 when it is invalid.
+    Validate {
+        /// The LocustTest manifest; `-` reads standard input.
+        #[arg(short = 'f', long = "filename", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Run the operator (the container's default command).
+    Run,
+}
+
+/// A LocustTest API version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetVersion {
+    /// locust.io/v1 (deprecated).
+    V1,
+    /// locust.io/v2.
+    V2,
+}
+
+/// Reads the file, or standard input for `-`.
+pub(super) fn read_input(file: &PathBuf) -> Result<String, CliError> {
+    if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::Input(format!("reading standard input: {e}")))?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| CliError::Input(format!("reading {}: {e}", file.display())))
+    }
+}

@@ -1,0 +1,272 @@
+//! `POST /convert`: the CRD conversion webhook (`ConversionReview`, apiextensions.k8s.io/v1).
+//!
+//! Every object of the review goes through [`crate::conversion::convert_object`]. The answer
+//! is a review with the request's uid and either `Success` with the converted objects in
+//! order, or a failure whose message names the object and the reason. Only a body that is
+//! not a `ConversionReview` at all gets HTTP 400; a body over [`super::MAX_BODY_BYTES`] gets
+//! 413 (from the router's body limit).
+//!
+//! Object contents are never logged: env values may hold secrets. Logs carry the uid, the
+//! object's index, namespace and name, and a short reason label.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kube::core::Status;
+use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
+use serde_json::Value;
+
+use crate::conversion::{ConversionError, convert_object};
+
+/// The kind of a conversion review.
+const META_KIND: &str = "ConversionReview";
+/// The only review version served (the CRD lists `conversionReviewVersions: [v1]`).
+const META_API_VERSION_V1: &str = "apiextensions.k8s.io/v1";
+
+/// Longest message put into a response (a hostile body may make serde quote megabytes).
+const MAX_MESSAGE_CHARS: usize = 512;
+
+/// Why a request body cannot be answered with a review (HTTP 400).
+#[derive(Debug, thiserror::Error)]
+pub enum BadReview {
+    /// The body is not JSON, or not shaped like a ConversionReview.
+    #[error("the body is not a ConversionReview: {0}")]
+    Decode(String),
+    /// The body is a JSON object of another kind.
+    #[error("kind must be {META_KIND}, got {0:?}")]
+    WrongKind(String),
+    /// The review is not of `apiextensions.k8s.io/v1`.
+    #[error("apiVersion must be {META_API_VERSION_V1}, got {0:?}")]
+    WrongApiVersion(String),
+    /// The review has no `request`.
+    #[error("the ConversionReview has no request")]
+    MissingRequest,
+    /// The request's uid is empty.
+    #[error("the ConversionReview request has an empty uid")]
+    EmptyUid,
+}
+
+/// Decodes a request body as a ConversionReview request.
+pub fn parse(body: &[u8]) -> Result<ConversionRequest, BadReview> {
+    let review: ConversionReview =
+        serde_json::from_slice(body).map_err(|e| BadReview::Decode(truncate(e.to_string())))?;
+    if review.types.kind != META_KIND {
+        return Err(BadReview::WrongKind(truncate(review.types.kind)));
+    }
+    if review.types.api_version != META_API_VERSION_V1 {
+        return Err(BadReview::WrongApiVersion(truncate(
+            review.types.api_version,
+        )));
+    }
+    let request = ConversionRequest::from_review(review).map_err(|_| BadReview::MissingRequest)?;
+    if request.uid.is_empty() {
+        return Err(BadReview::EmptyUid);
+    }
+    Ok(request)
+}
+
+/// Converts every object of the request to its `desiredAPIVersion` and answers with a
+/// review (pure: no I/O besides logs).
+///
+/// All objects convert, or the response is a failure naming the first object that did not
+/// (`object 2 of 3 (default/my-test): …`) and carries no objects, as the API server expects.
+pub fn review(mut request: ConversionRequest) -> ConversionReview {
+    let started = Instant::now();
+    let objects = std::mem::take(&mut request.objects);
+    let count = objects.len();
+    let uid = request.uid.clone();
+    let desired = request.desired_api_version.clone();
+    let response = ConversionResponse::for_request(request);
+    let response = match convert_all(objects, &desired, &uid) {
+        Ok(converted) => response.success(converted),
+        Err(message) => response.failure(Status::failure(&message, "Invalid")),
+    };
+    tracing::debug!(
+        %uid,
+        desired_api_version = %desired,
+        objects = count,
+        success = response.result.is_success(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "conversion review"
+    );
+    response.into_review()
+}
+
+/// The axum handler: body → [`parse`] → [`review`] → JSON.
+///
+/// The conversion itself runs on tokio's blocking pool: a review near the 3 MiB limit holds
+/// thousands of objects, and the async workers are shared with the controller.
+pub async fn handle(body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            tracing::warn!(%status, "conversion request body rejected");
+            return if status == StatusCode::PAYLOAD_TOO_LARGE {
+                let message = format!(
+                    "the request body is larger than {} bytes",
+                    super::MAX_BODY_BYTES
+                );
+                (status, message).into_response()
+            } else {
+                (StatusCode::BAD_REQUEST, truncate(rejection.body_text())).into_response()
+            };
+        }
+    };
+    let request = match parse(&body) {
+        Ok(request) => request,
+        Err(bad) => {
+            tracing::warn!(
+                reason = bad_review_label(&bad),
+                "malformed conversion request"
+            );
+            return (StatusCode::BAD_REQUEST, bad.to_string()).into_response();
+        }
+    };
+    drop(body);
+    let uid = request.uid.clone();
+    let answer = match tokio::task::spawn_blocking(move || review(request)).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            // Only reachable if the conversion panicked (a bug); still answer the review.
+            tracing::error!(%uid, %error, "conversion task failed");
+            failed(
+                uid,
+                "internal error while converting; see the operator's logs",
+            )
+        }
+    };
+    json_response(&answer)
+}
+
+/// A failed review for `uid` with `message`.
+fn failed(uid: String, message: &str) -> ConversionReview {
+    ConversionResponse {
+        types: None,
+        uid,
+        result: Status::failure(message, "InternalError"),
+        converted_objects: Vec::new(),
+    }
+    .into_review()
+}
+
+fn convert_all(objects: Vec<Value>, desired: &str, uid: &str) -> Result<Vec<Value>, String> {
+    let total = objects.len();
+    let mut converted = Vec::with_capacity(total);
+    for (index, object) in objects.into_iter().enumerate() {
+        let name = ObjectName::of(&object);
+        let result = convert_object(object, desired).and_then(|out| {
+            // The API server rejects a response whose objects are not in the desired version;
+            // say so here with the object's name rather than leaving a vaguer error to it.
+            match out.get("apiVersion").and_then(Value::as_str) {
+                Some(v) if v == desired => Ok(out),
+                _ => Err(ConversionError::Encode {
+                    message: format!("the converted object is not {desired}"),
+                }),
+            }
+        });
+        match result {
+            Ok(out) => converted.push(out),
+            Err(error) => {
+                tracing::warn!(
+                    %uid,
+                    index,
+                    namespace = %name.namespace,
+                    name = %name.name,
+                    reason = error_label(&error),
+                    "cannot convert object"
+                );
+                let message = match error {
+                    ConversionError::UnknownDesiredVersion { .. } => error.to_string(),
+                    _ => format!("object {} of {total} ({name}): {error}", index + 1),
+                };
+                return Err(truncate(message));
+            }
+        }
+    }
+    Ok(converted)
+}
+
+/// The namespace and name of an object, for messages and logs (never its contents).
+struct ObjectName {
+    namespace: String,
+    name: String,
+}
+
+impl ObjectName {
+    fn of(object: &Value) -> Self {
+        let field = |key: &str| {
+            object
+                .get("metadata")
+                .and_then(|m| m.get(key))
+                .and_then(Value::as_str)
+                .map(|s| s.chars().take(253).collect::<String>())
+                .unwrap_or_default()
+        };
+        Self {
+            namespace: field("namespace"),
+            name: field("name"),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.namespace.as_str(), self.name.as_str()) {
+            (_, "") => f.write_str("unnamed"),
+            ("", name) => f.write_str(name),
+            (namespace, name) => write!(f, "{namespace}/{name}"),
+        }
+    }
+}
+
+/// A stable label for logs: what went wrong, without any of the object's values.
+fn error_label(error: &ConversionError) -> &'static str {
+    match error {
+        ConversionError::NotAnObject { .. } => "not_an_object",
+        ConversionError::WrongKind { .. } => "wrong_kind",
+        ConversionError::UnknownApiVersion { .. } => "unknown_api_version",
+        ConversionError::UnknownDesiredVersion { .. } => "unknown_desired_version",
+        ConversionError::Decode { .. } => "decode",
+        ConversionError::Encode { .. } => "encode",
+    }
+}
+
+fn bad_review_label(bad: &BadReview) -> &'static str {
+    match bad {
+        BadReview::Decode(_) => "decode",
+        BadReview::WrongKind(_) => "wrong_kind",
+        BadReview::WrongApiVersion(_) => "wrong_api_version",
+        BadReview::MissingRequest => "missing_request",
+        BadReview::EmptyUid => "empty_uid",
+    }
+}
+
+/// Serializes the review; a review made of JSON values always serializes, but should it
+/// not, the API server still gets a failed review rather than a 500.
+fn json_response(review: &ConversionReview) -> Response {
+    const FALLBACK: &str = r#"{"apiVersion":"apiextensions.k8s.io/v1","kind":"ConversionReview","response":{"uid":"","result":{"status":"Failure","message":"cannot encode the conversion response"},"convertedObjects":[]}}"#;
+    let body = serde_json::to_vec(review).unwrap_or_else(|error| {
+        tracing::error!(%error, "cannot encode a conversion response");
+        FALLBACK.as_bytes().to_vec()
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// Cuts a message to [`MAX_MESSAGE_CHARS`] characters.
+fn truncate(message: String) -> String {
+    if message.chars().count() <= MAX_MESSAGE_CHARS {
+        return message;
+    }
+    let mut short: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    short.push('…');
+    short
+}

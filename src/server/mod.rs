@@ -1,0 +1,130 @@
+//! The embedded HTTPS server: the CRD conversion webhook and the health probes.
+//!
+//! - `POST /convert`: `ConversionReview` (apiextensions.k8s.io/v1) for `locust.io` v1 ↔ v2,
+//!   through [`crate::conversion::convert_object`] (see [`convert`]).
+//! - `GET /healthz`, `GET /readyz`: `200 ok`.
+//!
+//! TLS is rustls with the ring provider (installed as the process default by [`bind`]),
+//! TLS 1.2 and 1.3 only, HTTP/2 and HTTP/1.1. The certificate comes from PEM files through a
+//! [`CertStore`], which [`CertStore::reload`] refreshes without a restart.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), locust_k8s_operator::server::ServerError> {
+//! use locust_k8s_operator::server::{ServerConfig, bind};
+//!
+//! let server = bind(ServerConfig {
+//!     addr: "0.0.0.0:8443".parse().expect("a valid address"),
+//!     cert_file: "/tmp/certs/tls.crt".into(),
+//!     key_file: "/tmp/certs/tls.key".into(),
+//! })
+//! .await?;
+//! let certificates = server.certificates(); // call `reload()` when the files change
+//! server.run(std::future::pending()).await
+//! # }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+mod conn;
+pub mod convert;
+mod error;
+mod router;
+pub mod tls;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::ServerError;
+pub use router::{MAX_BODY_BYTES, router};
+pub use tls::{CertStore, TlsError};
+
+/// Where the HTTPS server listens and which certificate it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The address to listen on (`0.0.0.0:8443`; port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// PEM certificate chain, the serving certificate first.
+    pub cert_file: PathBuf,
+    /// PEM private key of the serving certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+/// A server whose socket is bound and whose certificate is loaded, not yet accepting.
+pub struct BoundServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    certificates: Arc<CertStore>,
+    acceptor: TlsAcceptor,
+    router: Router,
+}
+
+impl std::fmt::Debug for BoundServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundServer")
+            .field("local_addr", &self.local_addr)
+            .field("certificates", &self.certificates)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BoundServer {
+    /// The address actually bound (the chosen port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The certificate store the server takes its certificate from, for [`CertStore::reload`].
+    pub fn certificates(&self) -> Arc<CertStore> {
+        self.certificates.clone()
+    }
+
+    /// Serves until `shutdown` completes, then lets open connections finish (for a few
+    /// seconds at most) and returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        tracing::info!(addr = %self.local_addr, "HTTPS server listening");
+        conn::accept_loop(self.listener, self.acceptor, self.router, shutdown).await;
+        Ok(())
+    }
+}
+
+/// Installs ring as the process's default rustls provider, loads the certificate and binds
+/// the socket.
+///
+/// Fails with the file and the reason when the certificate or key cannot be loaded, and
+/// with the address when it cannot be bound (in use, no permission).
+pub async fn bind(config: ServerConfig) -> Result<BoundServer, ServerError> {
+    tls::install_default_crypto_provider();
+    let certificates = Arc::new(CertStore::load(&config.cert_file, &config.key_file)?);
+    let tls_config = certificates.server_config()?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
+    Ok(BoundServer {
+        listener,
+        local_addr,
+        certificates,
+        acceptor: TlsAcceptor::from(Arc::new(tls_config)),
+        router: router(),
+    })
+}
+
+/// [`bind`], then [`BoundServer::run`] until `shutdown` completes.
+pub async fn serve(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    bind(config).await?.run(shutdown).await
+}

@@ -1,0 +1,72 @@
+//! One validation function for every path: the CLI, the admission webhook and the controller.
+//!
+//! [`validate`] checks a v2 LocustTest and returns *every* problem, each naming the field
+//! (`spec.worker.replicas`) and saying what to do. It is pure: it never looks at the
+//! cluster (whether a referenced ConfigMap exists is the controller's concern).
+//! The CRD's schema and CEL rules express the same limits where they can, so a cluster
+//! without the webhook still rejects most bad input; this function is the complete set.
+
+mod commands;
+mod metadata;
+mod mounts;
+mod spec;
+
+use std::fmt;
+
+use crate::api::v2::LocustTest;
+
+/// One problem with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's path, for example `spec.volumeMounts[1].name`.
+    pub field: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Every problem found in a LocustTest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+/// Collects errors while the rules run.
+#[derive(Default)]
+pub(crate) struct Errors(Vec<FieldError>);
+
+impl Errors {
+    pub(crate) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Validates a v2 LocustTest; `Err` lists every problem.
+pub fn validate(test: &LocustTest) -> Result<(), ValidationErrors> {
+    let mut errors = Errors::default();
+    metadata::check(test, &mut errors);
+    spec::check(&test.spec, &mut errors);
+    commands::check(&test.spec, &mut errors);
+    mounts::check(&test.spec, &mut errors);
+    if errors.0.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(errors.0))
+    }
+}
+
+#[cfg(test)]
+mod tests;
