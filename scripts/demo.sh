@@ -48,8 +48,19 @@ spec:
 YAML
 if k apply -f "$dir/invalid.yaml"; then echo "unexpected: the invalid test was accepted" >&2; exit 1; fi
 
-step "What the operator will create for the example (locust-k8s-operator render)"
-echo "\$ locust-k8s-operator render -f examples/full-v2.yaml | grep -E '^kind|^  name|args' -A0"
-"$bin" render -f examples/full-v2.yaml | grep -E '^kind:|^  name:'
+step "What the operator will create for a test (locust-k8s-operator render)"
+echo "\$ locust-k8s-operator render -f examples/minimal-v2.yaml"
+"$bin" render -f examples/minimal-v2.yaml > "$dir/children.yaml"
+grep -E '^kind:|^  name:|^        - (--|-f|locust)' "$dir/children.yaml" || true
+
+step "Running those objects on the simulated nodes (applied by hand: the controller is not built yet)"
+k apply -f examples/minimal-v2.yaml
+k apply -f "$dir/children.yaml"
+for _ in $(seq 60); do
+  k get jobs,pods -o wide --no-headers | sed 's/^/  /'
+  [ "$(target/k8s-bin/kubectl get jobs -o jsonpath='{.items[?(@.status.completionTime)].metadata.name}' | wc -w)" -eq 2 ] && break
+  sleep 2
+done
+k get jobs
 echo
 echo "The controller (locust-k8s-operator run) is not built yet: this demo stops here."

@@ -25,9 +25,15 @@ pub const PERFORMANCE_TAINT: (&str, &str, &str) = ("dedicated", "locust", "NoSch
 /// The label every kwok node carries, (key, value).
 pub const KWOK_LABEL: (&str, &str) = ("type", "kwok");
 
-/// Each node's allocatable (and capacity) cpu, memory and pods: room for over 3000 pods
+/// Each node's allocatable (and capacity) cpu, memory, ephemeral storage (the operator's
+/// default requests ask for some) and pods: room for over 3000 pods
 /// in all, 1100 of them on the performance node.
-const RESOURCES: [(&str, &str); 3] = [("cpu", "1000"), ("memory", "4Ti"), ("pods", "1100")];
+const RESOURCES: [(&str, &str); 4] = [
+    ("cpu", "1000"),
+    ("memory", "4Ti"),
+    ("ephemeral-storage", "100Ti"),
+    ("pods", "1100"),
+];
 
 /// The node objects the harness creates.
 pub fn definitions() -> Vec<Node> {
