@@ -204,3 +204,10 @@ fn bad_input_fails_cleanly_naming_the_problem() {
     let err = fails(&["render", "-f", "-"], Some(""));
     assert!(err.contains("empty"), "{err}");
 }
+
+#[test]
+fn render_of_the_v1_example_matches_its_snapshot() {
+    // The v1 example goes through conversion and the builders, as the operator will run it.
+    let o = ok(&["render", "-f", "examples/v1.yaml"]);
+    insta::assert_snapshot!("render_v1_example", stdout(&o));
+}
