@@ -22,6 +22,9 @@ pub const K8S_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const COMPONENT: &str = "app.kubernetes.io/component";
 /// Value of the managed-by labels.
 pub const MANAGER: &str = "locust-k8s-operator";
+/// Annotation on every pod naming its LocustTest, which the controller maps pod events
+/// through (the `performance-test-name` label holds a shortened name for long CR names).
+pub const TEST_NAME_ANNOTATION: &str = "locust.io/test-name";
 
 /// The operator's own labels for `role`: the keys above.
 pub(crate) fn operator_labels(ctx: &Ctx<'_>, role: Role) -> BTreeMap<String, String> {
@@ -60,13 +63,16 @@ pub(crate) fn master_selector(ctx: &Ctx<'_>) -> BTreeMap<String, String> {
     .collect()
 }
 
-/// Annotations of `role`'s pods; `None` when the user set none.
-pub(crate) fn pod_annotations(ctx: &Ctx<'_>, role: Role) -> Option<BTreeMap<String, String>> {
+/// Annotations of `role`'s pods: the user's, then [`TEST_NAME_ANNOTATION`] (which a user
+/// value cannot override).
+pub(crate) fn pod_annotations(ctx: &Ctx<'_>, role: Role) -> BTreeMap<String, String> {
     let user = match role {
         Role::Master => ctx.master().annotations.as_ref(),
         Role::Worker => ctx.worker().annotations.as_ref(),
     };
-    user.filter(|a| !a.is_empty()).cloned()
+    let mut annotations = user.cloned().unwrap_or_default();
+    annotations.insert(TEST_NAME_ANNOTATION.to_string(), ctx.cr_name.to_string());
+    annotations
 }
 
 #[cfg(test)]
@@ -121,7 +127,23 @@ mod tests {
             )
         });
         assert!(ml.contains_key("m") && !wl.contains_key("m"));
-        assert_eq!(ma, None);
-        assert_eq!(wa, Some([("w".to_string(), "2".to_string())].into()));
+        let name = |extra: &[(&str, &str)]| -> BTreeMap<String, String> {
+            extra
+                .iter()
+                .chain([(TEST_NAME_ANNOTATION, "demo")].iter())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(ma, name(&[]));
+        assert_eq!(wa, name(&[("w", "2")]));
+    }
+
+    #[test]
+    fn the_test_name_annotation_cannot_be_overridden() {
+        let mut t = minimal();
+        t.spec.worker.annotations =
+            Some([(TEST_NAME_ANNOTATION.to_string(), "other".to_string())].into());
+        let wa = with_ctx(&t, |c| pod_annotations(c, Role::Worker));
+        assert_eq!(wa[TEST_NAME_ANNOTATION], "demo");
     }
 }

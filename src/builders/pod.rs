@@ -135,7 +135,7 @@ pub(crate) fn template(ctx: &Ctx<'_>, role: Role) -> Result<PodTemplateSpec, Bui
     Ok(PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels::pod_labels(ctx, role)),
-            annotations: labels::pod_annotations(ctx, role),
+            annotations: Some(labels::pod_annotations(ctx, role)),
             ..ObjectMeta::default()
         }),
         spec: Some(spec),

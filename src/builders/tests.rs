@@ -156,7 +156,9 @@ fn full_example_checklist() {
     assert_eq!(q(&w.resources, "limits", "cpu").as_deref(), Some("500m"));
     let wl = wm.labels.clone().unwrap_or_default();
     assert_eq!(wl["role"], "load-generator");
-    assert_eq!(wm.annotations, None);
+    // The example's empty worker annotations leave only the operator's own.
+    let wa = wm.annotations.clone().unwrap_or_default();
+    assert_eq!(wa.keys().collect::<Vec<_>>(), ["locust.io/test-name"]);
     assert!(!ml.contains_key("role") || ml["role"] != wl["role"]);
 
     // testFiles: both, PYTHONPATH for the library.

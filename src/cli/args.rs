@@ -45,7 +45,12 @@ pub enum Command {
         file: PathBuf,
     },
     /// Run the operator (the container's default command).
-    Run,
+    Run {
+        /// Compete for the leader-election Lease so several replicas can run; turn off
+        /// with `--leader-elect=false` for a single local process.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        leader_elect: bool,
+    },
 }
 
 /// A LocustTest API version.

@@ -11,6 +11,10 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Deserialize;
 
+mod controller;
+
+pub use controller::{ControllerConfig, LogFormat};
+
 /// A configuration error, naming the environment variable.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {

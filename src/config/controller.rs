@@ -1,0 +1,193 @@
+//! Settings of the running controller (`locust-k8s-operator run`), from the environment.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (in a cluster).
+    Json,
+    /// Human-readable lines (in a terminal).
+    Text,
+}
+
+/// The validated settings of `locust-k8s-operator run`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControllerConfig {
+    /// Namespaces to watch; empty means every namespace.
+    pub watch_namespaces: Vec<String>,
+    /// Most reconciles running at once.
+    pub reconcile_concurrency: u16,
+    /// How long pods may be unhealthy (pending, image pull errors, unschedulable) before
+    /// the test fails; tolerates slow node scale-ups.
+    pub pod_health_grace: Duration,
+    /// Namespace of the leader-election Lease.
+    pub leader_election_namespace: String,
+    /// Name of the leader-election Lease.
+    pub lease_name: String,
+    /// How long a lease is held without renewal.
+    pub lease_duration: Duration,
+    /// This replica's identity (the pod name in a cluster).
+    pub identity: String,
+    /// Log format; `None` picks JSON unless stderr is a terminal.
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Env {
+    #[serde(default)]
+    watch_namespaces: String,
+    #[serde(default = "d_concurrency")]
+    reconcile_concurrency: String,
+    #[serde(default = "d_grace")]
+    pod_health_grace_seconds: String,
+    leader_election_namespace: Option<String>,
+    pod_namespace: Option<String>,
+    #[serde(default = "d_lease")]
+    leader_election_lease_name: String,
+    #[serde(default = "d_lease_seconds")]
+    leader_election_lease_seconds: String,
+    pod_name: Option<String>,
+    hostname: Option<String>,
+    log_format: Option<String>,
+}
+
+fn d_concurrency() -> String {
+    "16".into()
+}
+fn d_grace() -> String {
+    "120".into()
+}
+fn d_lease() -> String {
+    "locust-k8s-operator".into()
+}
+fn d_lease_seconds() -> String {
+    "15".into()
+}
+
+impl ControllerConfig {
+    /// Reads and validates the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads and validates the settings from the given variables.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env: Env = envy::from_iter(vars).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let number = |var: &str, value: &str, min: u64, max: u64| -> Result<u64, ConfigError> {
+            value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    var: var.into(),
+                    value: value.into(),
+                    reason: format!("expected a whole number from {min} to {max}"),
+                })
+        };
+        let reconcile_concurrency =
+            number("RECONCILE_CONCURRENCY", &env.reconcile_concurrency, 1, 1024)? as u16;
+        let grace = number(
+            "POD_HEALTH_GRACE_SECONDS",
+            &env.pod_health_grace_seconds,
+            0,
+            86_400,
+        )?;
+        let lease = number(
+            "LEADER_ELECTION_LEASE_SECONDS",
+            &env.leader_election_lease_seconds,
+            2,
+            600,
+        )?;
+        let log_format = match env.log_format.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("json") => Some(LogFormat::Json),
+            Some("text") => Some(LogFormat::Text),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "LOG_FORMAT".into(),
+                    value: other.into(),
+                    reason: "expected json or text".into(),
+                });
+            }
+        };
+        let watch_namespaces: Vec<String> = env
+            .watch_namespaces
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let leader_election_namespace = env
+            .leader_election_namespace
+            .or(env.pod_namespace)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "default".into());
+        let identity = env
+            .pod_name
+            .or(env.hostname)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("locust-k8s-operator-{}", std::process::id()));
+        Ok(ControllerConfig {
+            watch_namespaces,
+            reconcile_concurrency,
+            pod_health_grace: Duration::from_secs(grace),
+            leader_election_namespace,
+            lease_name: env.leader_election_lease_name.trim().to_string(),
+            lease_duration: Duration::from_secs(lease),
+            identity,
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = ControllerConfig::from_vars(vars(&[("POD_NAME", "op-1")])).expect("valid");
+        assert!(c.watch_namespaces.is_empty());
+        assert_eq!(c.reconcile_concurrency, 16);
+        assert_eq!(c.pod_health_grace, Duration::from_secs(120));
+        assert_eq!(c.leader_election_namespace, "default");
+        assert_eq!(c.identity, "op-1");
+        assert_eq!(c.log_format, None);
+    }
+
+    #[test]
+    fn values_and_errors() {
+        let c = ControllerConfig::from_vars(vars(&[
+            ("WATCH_NAMESPACES", " team-a, team-b ,"),
+            ("POD_NAMESPACE", "ops"),
+            ("POD_HEALTH_GRACE_SECONDS", "5"),
+            ("LOG_FORMAT", "json"),
+        ]))
+        .expect("valid");
+        assert_eq!(c.watch_namespaces, ["team-a", "team-b"]);
+        assert_eq!(c.leader_election_namespace, "ops");
+        assert_eq!(c.pod_health_grace, Duration::from_secs(5));
+        assert_eq!(c.log_format, Some(LogFormat::Json));
+        let e =
+            ControllerConfig::from_vars(vars(&[("RECONCILE_CONCURRENCY", "0")])).expect_err("zero");
+        assert!(e.to_string().contains("RECONCILE_CONCURRENCY"), "{e}");
+        let e = ControllerConfig::from_vars(vars(&[("LOG_FORMAT", "xml")])).expect_err("xml");
+        assert!(e.to_string().contains("LOG_FORMAT"), "{e}");
+    }
+}

@@ -1,0 +1,225 @@
+//! The test's children as they are in the cluster: reading them, creating the missing ones
+//! (create-if-absent: a second run or a crash never makes a second copy) and stopping the
+//! pods of a failed test.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+
+use super::context::FIELD_MANAGER;
+use super::error::Error;
+use crate::builders::labels::{
+    COMPONENT, K8S_MANAGED_BY, MANAGER, TEST_NAME, TEST_NAME_ANNOTATION,
+};
+use crate::builders::{Children, Role};
+use crate::naming;
+
+/// What exists of one test's children.
+#[derive(Debug, Clone, Default)]
+pub struct Existing {
+    /// The master Service.
+    pub service: Option<Service>,
+    /// The master Job.
+    pub master_job: Option<Job>,
+    /// The worker Job.
+    pub worker_job: Option<Job>,
+    /// Pods of the master Job.
+    pub master_pods: Vec<Pod>,
+    /// Pods of the worker Job.
+    pub worker_pods: Vec<Pod>,
+}
+
+impl Existing {
+    /// Kinds and names of the children that do not exist.
+    pub fn missing(&self, cr_name: &str) -> Vec<String> {
+        let mut missing = Vec::new();
+        if self.service.is_none() {
+            missing.push(format!("Service {}", naming::master_name(cr_name)));
+        }
+        if self.master_job.is_none() {
+            missing.push(format!("Job {}", naming::master_name(cr_name)));
+        }
+        if self.worker_job.is_none() {
+            missing.push(format!("Job {}", naming::worker_name(cr_name)));
+        }
+        missing
+    }
+}
+
+/// Reads the children of the LocustTest `cr_name` in `ns`: three GETs and one pod LIST
+/// selected by label.
+pub async fn observe(client: &Client, ns: &str, cr_name: &str) -> Result<Existing, Error> {
+    let services: Api<Service> = Api::namespaced(client.clone(), ns);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let master = naming::master_name(cr_name);
+    let worker = naming::worker_name(cr_name);
+    let selector = format!(
+        "{TEST_NAME}={},{K8S_MANAGED_BY}={MANAGER}",
+        naming::test_label_value(cr_name)
+    );
+    let (service, master_job, worker_job, pod_list) = futures::try_join!(
+        async {
+            services
+                .get_opt(&master)
+                .await
+                .map_err(Error::kube("reading the master Service"))
+        },
+        async {
+            jobs.get_opt(&master)
+                .await
+                .map_err(Error::kube("reading the master Job"))
+        },
+        async {
+            jobs.get_opt(&worker)
+                .await
+                .map_err(Error::kube("reading the worker Job"))
+        },
+        async {
+            pods.list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(Error::kube("listing the test's pods"))
+        },
+    )?;
+    let mut existing = Existing {
+        service,
+        master_job,
+        worker_job,
+        ..Existing::default()
+    };
+    for pod in pod_list.items {
+        // The label may be a shortened name; the annotation is exact.
+        if pod
+            .annotations()
+            .get(TEST_NAME_ANNOTATION)
+            .map(String::as_str)
+            != Some(cr_name)
+        {
+            continue;
+        }
+        match pod.labels().get(COMPONENT).map(String::as_str) {
+            Some(c) if c == Role::Master.component() => existing.master_pods.push(pod),
+            Some(c) if c == Role::Worker.component() => existing.worker_pods.push(pod),
+            _ => {}
+        }
+    }
+    Ok(existing)
+}
+
+/// Why a child could not be created.
+#[derive(Debug)]
+pub enum CreateOutcome {
+    /// Every missing child was created; their names.
+    Created(Vec<String>),
+    /// The API server refused a create (quota, admission, invalid): the user must act.
+    Rejected {
+        /// Kind and name of the child.
+        child: String,
+        /// The API server's message.
+        message: String,
+    },
+}
+
+/// Creates every child in `desired` that `existing` lacks, filling `existing` with what
+/// was created. "Already exists" counts as created (another run got there first).
+pub async fn create_missing(
+    client: &Client,
+    ns: &str,
+    desired: Children,
+    existing: &mut Existing,
+) -> Result<CreateOutcome, Error> {
+    let services: Api<Service> = Api::namespaced(client.clone(), ns);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PostParams::default()
+    };
+    let mut created = Vec::new();
+    if existing.service.is_none() {
+        let label = format!("Service {}", desired.service.name_any());
+        match create(&services, &params, &desired.service, &label).await? {
+            Ok(obj) => existing.service = Some(obj),
+            Err(rejected) => return Ok(rejected),
+        }
+        created.push(label);
+    }
+    for (role, job) in [
+        (Role::Master, &desired.master_job),
+        (Role::Worker, &desired.worker_job),
+    ] {
+        let slot = match role {
+            Role::Master => &mut existing.master_job,
+            Role::Worker => &mut existing.worker_job,
+        };
+        if slot.is_none() {
+            let label = format!("Job {}", job.name_any());
+            match create(&jobs, &params, job, &label).await? {
+                Ok(obj) => *slot = Some(obj),
+                Err(rejected) => return Ok(rejected),
+            }
+            created.push(label);
+        }
+    }
+    Ok(CreateOutcome::Created(created))
+}
+
+/// POSTs `obj`; on 409 reads the existing one. A 4xx other than 409 is a rejection the
+/// user must see; anything else is a transient error.
+async fn create<K>(
+    api: &Api<K>,
+    params: &PostParams,
+    obj: &K,
+    label: &str,
+) -> Result<Result<K, CreateOutcome>, Error>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.create(params, obj).await {
+        Ok(created) => Ok(Ok(created)),
+        Err(kube::Error::Api(status)) if status.code == 409 => api
+            .get(&obj.name_any())
+            .await
+            .map(Ok)
+            .map_err(Error::kube("reading a child that already exists")),
+        Err(kube::Error::Api(status))
+            if (400..500).contains(&status.code) && status.code != 429 =>
+        {
+            Ok(Err(CreateOutcome::Rejected {
+                child: label.to_string(),
+                message: status.message,
+            }))
+        }
+        Err(e) => Err(Error::kube("creating a child")(e)),
+    }
+}
+
+/// Suspends the test's Jobs that are still running, which stops their pods (the Jobs stay
+/// for inspection). Used once the verdict is Failed.
+pub async fn stop_pods(client: &Client, ns: &str, existing: &Existing) -> Result<(), Error> {
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
+    for job in [&existing.master_job, &existing.worker_job]
+        .into_iter()
+        .flatten()
+    {
+        let active = job.status.as_ref().and_then(|s| s.active).unwrap_or(0);
+        if active == 0 {
+            continue;
+        }
+        let patch = json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": { "name": job.name_any() },
+            "spec": { "suspend": true },
+        });
+        jobs.patch(
+            &job.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(Error::kube("suspending a Job of a failed test"))?;
+    }
+    Ok(())
+}

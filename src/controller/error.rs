@@ -1,0 +1,46 @@
+//! Reconcile errors, each with a stable label for logs, metrics and event reasons.
+
+/// Why a reconcile did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API server could not be reached or answered with an error we retry.
+    #[error("Kubernetes API request failed while {action}: {source}")]
+    Kube {
+        /// What the operator was doing.
+        action: &'static str,
+        /// The client error.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// An object could not be serialised (a bug, not user input).
+    #[error("serialising {what} failed: {source}")]
+    Serialize {
+        /// What was being serialised.
+        what: &'static str,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The LocustTest lacks a name or namespace (the API server always sets them).
+    #[error("the LocustTest has no {0}")]
+    MissingMetadata(&'static str),
+}
+
+impl Error {
+    /// A stable CamelCase label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Kube { .. } => "KubeError",
+            Error::Serialize { .. } => "SerializeError",
+            Error::MissingMetadata(_) => "MissingMetadata",
+        }
+    }
+
+    /// Wraps a client error with what the operator was doing.
+    pub(crate) fn kube(action: &'static str) -> impl FnOnce(kube::Error) -> Error {
+        move |source| Error::Kube {
+            action,
+            source: Box::new(source),
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! One reconcile: a short pipeline with the I/O at its edges.
+//!
+//! read the recorded spec → validate (first start only) → observe children →
+//! dereference ConfigMaps and create what is missing (unfinished tests only) →
+//! derive the status (pure) → stop pods of a failed test → write the status and events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::applied_spec::{self, APPLIED_SPEC_ANNOTATION};
+use super::children::{self, CreateOutcome, Existing};
+use super::context::{Context, FIELD_MANAGER, truncate};
+use super::error::Error;
+use crate::api::status::{LocustTestStatus, Phase};
+use crate::api::v2::LocustTest;
+use crate::builders;
+use crate::status::conditions::{self, FALSE, READY, SPEC_DRIFTED, TRUE};
+use crate::status::{self, EventKind, Observed, set_condition};
+
+/// Reasons of conditions and events the controller itself sets.
+pub mod reason {
+    /// The spec failed validation; the test waits for a fix.
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// A referenced ConfigMap does not exist.
+    pub const CONFIG_MAP_MISSING: &str = "ConfigMapMissing";
+    /// The API server refused to create a child.
+    pub const CREATE_FAILED: &str = "CreateFailed";
+    /// The children were created for the first time.
+    pub const RESOURCES_CREATED: &str = "ResourcesCreated";
+    /// A child deleted by someone else was recreated.
+    pub const CHILD_RECREATED: &str = "ChildRecreated";
+    /// The spec was edited after the test started.
+    pub const SPEC_CHANGE_IGNORED: &str = "SpecChangeIgnored";
+    /// The spec is back to what the test started with.
+    pub const SPEC_RESTORED: &str = "SpecRestored";
+    /// The SpecDrifted event.
+    pub const SPEC_DRIFTED_EVENT: &str = "SpecDrifted";
+}
+
+/// How long to wait before looking again at a test that waits for something outside the
+/// operator's watches (a ConfigMap, a rejected create).
+const RETRY_LATER: Duration = Duration::from_secs(30);
+/// Safety net for running tests; watches on Jobs and pods drive the real updates.
+const RUNNING_RESYNC: Duration = Duration::from_secs(60);
+
+/// Reconciles one LocustTest.
+pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if test.metadata.deletion_timestamp.is_some() || !ctx.is_leader() {
+        // Children go with the CR through owner references; a non-leader never writes.
+        return Ok(Action::await_change());
+    }
+    let name = test
+        .metadata
+        .name
+        .clone()
+        .ok_or(Error::MissingMetadata("name"))?;
+    let ns = test
+        .metadata
+        .namespace
+        .clone()
+        .ok_or(Error::MissingMetadata("namespace"))?;
+    let previous = test.status.clone().unwrap_or_default();
+    let now = Time(Timestamp::now());
+
+    // The spec the test runs with: recorded at start, else the live one (validated).
+    let recorded = applied_spec::recorded(&test);
+    let first_start = recorded.is_none();
+    let started = match &recorded {
+        Some(spec) => applied_spec::as_started(&test, spec),
+        None => {
+            if let Err(errors) = crate::validation::validate(&test) {
+                let message = format!("the test is invalid and waits for a fix: {errors}");
+                return blocked(
+                    &test,
+                    &ctx,
+                    &previous,
+                    &now,
+                    reason::INVALID_SPEC,
+                    message,
+                    None,
+                )
+                .await;
+            }
+            if previous.start_time.is_some() {
+                warn!("the recorded spec is missing or damaged; recording the live spec");
+            }
+            test.as_ref().clone()
+        }
+    };
+    let drift = recorded
+        .as_ref()
+        .is_some_and(|spec| applied_spec::drifted(&test, spec));
+    let phase = previous.phase.unwrap_or(Phase::Pending);
+
+    let mut existing = children::observe(&ctx.client, &ns, &name).await?;
+    let missing = existing.missing(&name);
+    if !phase.is_terminal() && !missing.is_empty() {
+        let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+        if let Some((field, cm)) =
+            super::references::first_missing_config_map(&config_maps, &started.spec).await?
+        {
+            let message = format!(
+                "ConfigMap {cm:?} ({field}) does not exist in namespace {ns}: create it; the \
+                 test starts once it exists"
+            );
+            return blocked(
+                &test,
+                &ctx,
+                &previous,
+                &now,
+                reason::CONFIG_MAP_MISSING,
+                message,
+                Some(RETRY_LATER),
+            )
+            .await;
+        }
+        if first_start {
+            record_spec(&ctx, &test, &ns, &name).await?;
+        }
+        let desired = match builders::build(&started, &ctx.config) {
+            Ok(d) => d,
+            Err(e) => {
+                let message = format!("the test cannot be built: {e}");
+                return blocked(
+                    &test,
+                    &ctx,
+                    &previous,
+                    &now,
+                    reason::INVALID_SPEC,
+                    message,
+                    None,
+                )
+                .await;
+            }
+        };
+        match children::create_missing(&ctx.client, &ns, desired, &mut existing).await? {
+            CreateOutcome::Created(created) if first_start => {
+                info!(children = ?created, "created the test's children");
+                ctx.event(
+                    &test,
+                    false,
+                    reason::RESOURCES_CREATED,
+                    format!("Created {}", created.join(", ")),
+                )
+                .await;
+            }
+            CreateOutcome::Created(created) if !created.is_empty() => {
+                warn!(children = ?created, "recreated children deleted by someone else");
+                ctx.event(
+                    &test,
+                    true,
+                    reason::CHILD_RECREATED,
+                    format!(
+                        "Recreated {} (deleted while the test was running)",
+                        created.join(", ")
+                    ),
+                )
+                .await;
+            }
+            CreateOutcome::Created(_) => {}
+            CreateOutcome::Rejected { child, message } => {
+                let message = format!("the API server refused to create {child}: {message}");
+                return blocked(
+                    &test,
+                    &ctx,
+                    &previous,
+                    &now,
+                    reason::CREATE_FAILED,
+                    message,
+                    Some(RETRY_LATER),
+                )
+                .await;
+            }
+        }
+    }
+
+    // Derive the status (pure).
+    let generation = if drift {
+        previous
+            .observed_generation
+            .unwrap_or_else(|| test.metadata.generation.unwrap_or_default())
+    } else {
+        test.metadata.generation.unwrap_or_default()
+    };
+    let observed = to_observed(existing.clone(), generation, &started);
+    let mut new = status::derive(
+        &previous,
+        &observed,
+        builders::expected_workers(&started.spec),
+        &now,
+        ctx.settings.pod_health_grace,
+    );
+    let drift_changed = set_spec_drifted(&mut new, drift, generation, &now);
+
+    if new.phase == Some(Phase::Failed) && phase != Phase::Failed {
+        children::stop_pods(&ctx.client, &ns, &existing).await?;
+    }
+    write_status(&ctx, &name, &ns, &previous, &new).await?;
+    for e in status::events(&previous, &new) {
+        ctx.event(&test, e.kind == EventKind::Warning, e.reason, e.message)
+            .await;
+    }
+    if drift_changed && drift {
+        ctx.event(
+            &test,
+            true,
+            reason::SPEC_DRIFTED_EVENT,
+            "The spec was edited after the test started; the change is not applied. Delete and \
+             recreate the test to run it with the new spec."
+                .into(),
+        )
+        .await;
+    }
+    Ok(next_action(&new, ctx.settings.pod_health_grace))
+}
+
+/// Writes a blocking condition (invalid spec, missing ConfigMap, refused create) and waits:
+/// for a change of the object (`retry: None`) or for `retry`.
+async fn blocked(
+    test: &LocustTest,
+    ctx: &Context,
+    previous: &LocustTestStatus,
+    now: &Time,
+    why: &'static str,
+    message: String,
+    retry: Option<Duration>,
+) -> Result<Action, Error> {
+    let (name, ns) = (test.name_any(), test.namespace().unwrap_or_default());
+    let message = truncate(message, 2048);
+    let mut new = previous.clone();
+    new.phase.get_or_insert(Phase::Pending);
+    let generation = test.metadata.generation.unwrap_or_default();
+    if new.observed_generation.is_none() {
+        new.observed_generation = Some(generation);
+    }
+    let changed = set_condition(
+        &mut new.conditions,
+        conditions::condition(READY, FALSE, why, &message, generation),
+        now,
+    );
+    let same_message = conditions::find(&previous.conditions, READY)
+        .is_some_and(|c| c.reason == why && c.message == message);
+    write_status(ctx, &name, &ns, previous, &new).await?;
+    if changed || !same_message {
+        warn!(reason = why, %message, "the test cannot start");
+        ctx.event(test, true, why, message).await;
+    }
+    Ok(retry.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Records the spec the test starts with (before any child exists, so a crash in between
+/// still finds it).
+async fn record_spec(ctx: &Context, test: &LocustTest, ns: &str, name: &str) -> Result<(), Error> {
+    let spec = serde_json::to_string(&test.spec).map_err(|source| Error::Serialize {
+        what: "the applied spec",
+        source,
+    })?;
+    let api: Api<LocustTest> = Api::namespaced(ctx.client.clone(), ns);
+    let patch = json!({
+        "apiVersion": "locust.io/v2",
+        "kind": "LocustTest",
+        "metadata": { "name": name, "annotations": { APPLIED_SPEC_ANNOTATION: spec } },
+    });
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("recording the applied spec"))?;
+    Ok(())
+}
+
+/// Sets SpecDrifted True while the live spec differs from the started one, False once it
+/// is put back; returns whether its status changed.
+fn set_spec_drifted(
+    status: &mut LocustTestStatus,
+    drift: bool,
+    generation: i64,
+    now: &Time,
+) -> bool {
+    let had = conditions::find(&status.conditions, SPEC_DRIFTED).is_some();
+    if !drift && !had {
+        return false;
+    }
+    let condition = if drift {
+        conditions::condition(
+            SPEC_DRIFTED,
+            TRUE,
+            reason::SPEC_CHANGE_IGNORED,
+            "the spec was edited after the test started; tests are immutable, so the change is \
+             not applied (delete and recreate the test to change it)",
+            generation,
+        )
+    } else {
+        conditions::condition(
+            SPEC_DRIFTED,
+            FALSE,
+            reason::SPEC_RESTORED,
+            "the spec matches the one the test started with",
+            generation,
+        )
+    };
+    set_condition(&mut status.conditions, condition, now)
+}
+
+fn to_observed(existing: Existing, generation: i64, started: &LocustTest) -> Observed {
+    Observed {
+        generation,
+        service_exists: existing.service.is_some(),
+        master_job: existing.master_job,
+        worker_job: existing.worker_job,
+        master_pods: existing.master_pods,
+        worker_pods: existing.worker_pods,
+        processes_per_pod: started.spec.worker.processes_per_pod.unwrap_or(1),
+        pod_warnings: Vec::new(),
+    }
+}
+
+/// Writes the status through the status subresource by server-side apply, only when it
+/// changed.
+async fn write_status(
+    ctx: &Context,
+    name: &str,
+    ns: &str,
+    previous: &LocustTestStatus,
+    new: &LocustTestStatus,
+) -> Result<(), Error> {
+    if previous == new || !ctx.is_leader() {
+        return Ok(());
+    }
+    let api: Api<LocustTest> = Api::namespaced(ctx.client.clone(), ns);
+    let patch = json!({
+        "apiVersion": "locust.io/v2",
+        "kind": "LocustTest",
+        "status": new,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::kube("writing the status"))?;
+    Ok(())
+}
+
+fn next_action(status: &LocustTestStatus, grace: Duration) -> Action {
+    match status.phase {
+        Some(p) if p.is_terminal() => Action::await_change(),
+        // An unhealthy pod fails the test when the grace period ends: look again then.
+        _ if conditions::has_status(&status.conditions, conditions::PODS_HEALTHY, FALSE) => {
+            Action::requeue(grace.min(RUNNING_RESYNC) + Duration::from_secs(1))
+        }
+        _ => Action::requeue(RUNNING_RESYNC),
+    }
+}

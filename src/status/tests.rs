@@ -1,0 +1,498 @@
+//! Scenario tests of [`derive`] and [`events`].
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::conditions::{
+    self, FALSE, PODS_HEALTHY, READY, TEST_COMPLETED, TRUE, WORKERS_CONNECTED,
+};
+use super::test_support::*;
+use super::*;
+use crate::api::status::{LocustTestStatus, Phase};
+
+/// Runs `steps` (time, observation) from an empty status; returns every status.
+fn run(steps: &[(i64, Observed)]) -> Vec<LocustTestStatus> {
+    let mut status = LocustTestStatus::default();
+    let mut out = Vec::new();
+    for (t, obs) in steps {
+        status = derive(&status, obs, 2, &at(*t), GRACE);
+        out.push(status.clone());
+    }
+    out
+}
+
+fn cond<'a>(
+    s: &'a LocustTestStatus,
+    type_: &str,
+) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    conditions::find(&s.conditions, type_).unwrap_or_else(|| panic!("no {type_} condition"))
+}
+
+fn with_pods(master: Vec<Pod>, workers: Vec<Pod>) -> Observed {
+    Observed {
+        master_pods: master,
+        worker_pods: workers,
+        ..created()
+    }
+}
+
+fn master_ready() -> Pod {
+    pod("demo-master-x").ready(10).build()
+}
+
+fn finished_master(job_type: &str, reason: &str, t: i64) -> Observed {
+    Observed {
+        master_job: Some(with_condition(job(1), job_type, reason, t)),
+        ..created()
+    }
+}
+
+#[test]
+fn phase_is_monotonic() {
+    let gone = Observed {
+        generation: 1,
+        ..Observed::default()
+    };
+    let mut failed_later = finished_master("Failed", "BackoffLimitExceeded", 40);
+    failed_later.master_pods = vec![pod("m").terminated(1, "Error").build()];
+    let steps = [
+        (0, created()),
+        (10, with_pods(vec![master_ready()], vec![])),
+        // Pods and children disappear: still Running, never back to Pending.
+        (20, gone.clone()),
+        (25, created()),
+        (30, finished_master("Complete", "CompletionsReached", 30)),
+        // Terminal stays terminal, whatever is observed afterwards.
+        (40, failed_later),
+        (50, gone),
+    ];
+    let s = run(&steps);
+    let phases: Vec<_> = s.iter().map(|s| s.phase).collect();
+    use Phase::*;
+    assert_eq!(
+        phases,
+        [
+            Pending, Running, Running, Running, Succeeded, Succeeded, Succeeded
+        ]
+        .map(Some)
+    );
+    assert_eq!(
+        cond(&s[2], READY).reason,
+        conditions::reason::RESOURCES_PENDING
+    );
+    assert!(cond(&s[2], READY).message.contains("master Service"));
+    assert_eq!(s[4], s[5]);
+    assert_eq!(s[4], s[6]);
+}
+
+#[test]
+fn success_path_sets_timestamps_once() {
+    let steps = [
+        (0, created()),
+        (12, with_pods(vec![master_ready()], vec![])),
+        (20, with_pods(vec![master_ready()], vec![])),
+        (60, finished_master("Complete", "CompletionsReached", 50)),
+    ];
+    let s = run(&steps);
+    assert_eq!(s[0].start_time, None);
+    assert_eq!(s[1].start_time, Some(at(12)));
+    assert_eq!(s[2].start_time, Some(at(12)));
+    assert_eq!(s[3].start_time, Some(at(12)));
+    assert_eq!(s[2].completion_time, None);
+    assert_eq!(s[3].completion_time, Some(at(50)));
+    assert_eq!(s[3].phase, Some(Phase::Succeeded));
+    let tc = cond(&s[3], TEST_COMPLETED);
+    assert_eq!(
+        (tc.status.as_str(), tc.reason.as_str()),
+        (TRUE, "TestSucceeded")
+    );
+    assert_eq!(s[3].observed_generation, Some(1));
+    assert_eq!(tc.observed_generation, Some(1));
+}
+
+#[test]
+fn a_test_finished_before_it_was_seen_running_gets_a_start_time() {
+    let mut obs = finished_master("Complete", "CompletionsReached", 50);
+    obs.master_pods = vec![pod("m").terminated(0, "Completed").build()];
+    let s = run(&[(60, obs)]);
+    assert_eq!(s[0].phase, Some(Phase::Succeeded));
+    assert_eq!(s[0].start_time, Some(at(5)));
+    assert_eq!(s[0].completion_time, Some(at(50)));
+}
+
+/// (case, observations at t=0.., expected phase, Ready reason, TestCompleted reason,
+/// text in the TestCompleted message)
+#[test]
+fn failures() {
+    let mut master_exit_1 = finished_master("Failed", "BackoffLimitExceeded", 30);
+    master_exit_1.master_pods = vec![pod("demo-master-x").terminated(1, "Error").build()];
+
+    let mut worker_indexes_failed = with_pods(vec![master_ready()], vec![]);
+    worker_indexes_failed.worker_job = Some(with_failed_indexes(job(2), "0-1"));
+
+    let mut worker_job_failed = with_pods(vec![master_ready()], vec![]);
+    worker_job_failed.worker_job = Some(with_condition(job(2), "Failed", "FailedIndexes", 30));
+
+    let mut one_index_failed = with_pods(vec![master_ready()], vec![]);
+    one_index_failed.worker_job = Some(with_failed_indexes(job(2), "1"));
+
+    let cases: Vec<(&str, Observed, Phase, &str, &str, &str)> = vec![
+        (
+            "master exit 1",
+            master_exit_1,
+            Phase::Failed,
+            MASTER_FAILED,
+            "TestFailed",
+            "exited with code 1",
+        ),
+        (
+            "all worker indexes failed",
+            worker_indexes_failed,
+            Phase::Failed,
+            WORKERS_FAILED,
+            "TestFailed",
+            "every worker index failed",
+        ),
+        (
+            "worker Job failed",
+            worker_job_failed,
+            Phase::Failed,
+            WORKERS_FAILED,
+            "TestFailed",
+            "FailedIndexes",
+        ),
+        (
+            "one worker index failed",
+            one_index_failed,
+            Phase::Running,
+            "ResourcesCreated",
+            "TestInProgress",
+            "running",
+        ),
+    ];
+    for (name, obs, phase, ready, completed, text) in cases {
+        let s = &run(&[(0, created()), (40, obs)])[1];
+        assert_eq!(s.phase, Some(phase), "{name}");
+        assert_eq!(cond(s, READY).reason, ready, "{name}");
+        let tc = cond(s, TEST_COMPLETED);
+        assert_eq!(tc.reason, completed, "{name}");
+        assert!(tc.message.contains(text), "{name}: {}", tc.message);
+        if phase == Phase::Failed {
+            assert!(s.completion_time.is_some(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn pod_problems_are_named() {
+    let cases: Vec<(&str, Pod, &str, &str)> = vec![
+        (
+            "image pull",
+            pod("w-0").waiting("ImagePullBackOff").build(),
+            "ImagePullError",
+            "ImagePullBackOff",
+        ),
+        (
+            "bad image name",
+            pod("w-0").waiting("InvalidImageName").build(),
+            "ImagePullError",
+            "imagePullSecrets",
+        ),
+        (
+            "missing ConfigMap key",
+            pod("w-0").waiting("CreateContainerConfigError").build(),
+            "ConfigurationError",
+            "CreateContainerConfigError",
+        ),
+        (
+            "crash loop",
+            pod("w-0").waiting("CrashLoopBackOff").build(),
+            "CrashLoopBackOff",
+            "logs",
+        ),
+        (
+            "OOM crash loop",
+            pod("w-0")
+                .waiting("CrashLoopBackOff")
+                .last_oom_killed()
+                .build(),
+            "OOMKilled",
+            "OOMKilled",
+        ),
+        (
+            "OOM terminated",
+            pod("w-0").terminated(137, "OOMKilled").build(),
+            "OOMKilled",
+            "memory limit",
+        ),
+        (
+            "unschedulable",
+            pod("w-0").unschedulable().build(),
+            "SchedulingError",
+            "Insufficient cpu",
+        ),
+        (
+            "stuck creating",
+            pod("w-0").waiting("ContainerCreating").build(),
+            "ConfigurationError",
+            "ContainerCreating",
+        ),
+        (
+            "pulling a big image",
+            pod("w-0")
+                .waiting("ContainerCreating")
+                .sandbox_ready()
+                .build(),
+            "PodsHealthy",
+            "healthy",
+        ),
+        (
+            "running",
+            pod("w-0").ready(10).build(),
+            "PodsHealthy",
+            "all 1 pods",
+        ),
+    ];
+    for (name, p, reason, text) in cases {
+        // Observed 200 s after scheduling, so "stuck" is past the 120 s grace.
+        let s = &run(&[(200, with_pods(vec![], vec![p]))])[0];
+        let c = cond(s, PODS_HEALTHY);
+        assert_eq!(c.reason, reason, "{name}");
+        let want = if reason == "PodsHealthy" { TRUE } else { FALSE };
+        assert_eq!(c.status, want, "{name}");
+        assert!(c.message.contains(text), "{name}: {}", c.message);
+        if want == FALSE {
+            assert!(
+                c.message.contains("worker pod w-0"),
+                "{name}: {}",
+                c.message
+            );
+        }
+        // A problem fails the test only after the grace period.
+        assert_eq!(s.phase, Some(Phase::Pending), "{name}");
+    }
+}
+
+#[test]
+fn a_pod_still_creating_within_the_grace_period_is_healthy() {
+    let s = &run(&[(
+        100,
+        with_pods(
+            vec![],
+            vec![pod("w-0").waiting("ContainerCreating").build()],
+        ),
+    )])[0];
+    assert_eq!(cond(s, PODS_HEALTHY).status, TRUE);
+}
+
+#[test]
+fn mount_failure_warning_is_a_configuration_error_at_once() {
+    let mut obs = with_pods(
+        vec![],
+        vec![pod("w-0").waiting("ContainerCreating").build()],
+    );
+    obs.pod_warnings = vec![PodWarning {
+        pod: "w-0".into(),
+        reason: "FailedMount".into(),
+        message: "configmap \"tests\" not found".into(),
+    }];
+    let s = &run(&[(1, obs)])[0];
+    let c = cond(s, PODS_HEALTHY);
+    assert_eq!(c.reason, "ConfigurationError");
+    assert!(
+        c.message.contains("configmap \"tests\" not found"),
+        "{}",
+        c.message
+    );
+}
+
+#[test]
+fn unhealthy_pods_fail_the_test_only_after_the_grace_period() {
+    let bad = || {
+        with_pods(
+            vec![],
+            vec![
+                pod("w-0").waiting("ErrImagePull").build(),
+                pod("w-1").build(),
+            ],
+        )
+    };
+    let worse = || {
+        with_pods(
+            vec![],
+            vec![
+                pod("w-0").waiting("ImagePullBackOff").build(),
+                pod("w-1").build(),
+            ],
+        )
+    };
+    let s = run(&[
+        (0, created()),
+        (10, bad()),
+        (100, worse()),
+        (129, worse()),
+        (130, worse()),
+    ]);
+    let phases: Vec<_> = s.iter().map(|s| s.phase).collect();
+    use Phase::*;
+    assert_eq!(
+        phases,
+        [Pending, Pending, Pending, Pending, Failed].map(Some)
+    );
+    let c = cond(&s[3], PODS_HEALTHY);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        (FALSE, "ImagePullError")
+    );
+    assert_eq!(c.last_transition_time, at(10));
+    assert_eq!(cond(&s[4], READY).reason, "ImagePullError");
+    assert_eq!(cond(&s[4], TEST_COMPLETED).reason, "TestFailed");
+    assert!(cond(&s[4], TEST_COMPLETED).message.contains("w-0"));
+    assert_eq!(s[4].start_time, None);
+    assert_eq!(s[4].completion_time, Some(at(130)));
+
+    // A problem that clears within the grace period restarts the clock.
+    let healthy = || with_pods(vec![], vec![pod("w-0").build()]);
+    let s = run(&[
+        (10, bad()),
+        (100, healthy()),
+        (150, bad()),
+        (260, bad()),
+        (270, bad()),
+    ]);
+    let phases: Vec<_> = s.iter().map(|s| s.phase).collect();
+    assert_eq!(
+        phases,
+        [Pending, Pending, Pending, Pending, Failed].map(Some)
+    );
+}
+
+#[test]
+fn pending_workers_are_not_connected() {
+    let obs = with_pods(
+        vec![master_ready()],
+        vec![pod("w-0").ready(10).build(), pod("w-1").build()],
+    );
+    let s = &run(&[(20, obs)])[0];
+    assert_eq!(s.phase, Some(Phase::Running));
+    assert_eq!(s.expected_workers, Some(2));
+    assert_eq!(s.connected_workers, Some(1));
+    let c = cond(s, WORKERS_CONNECTED);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        (FALSE, "WorkersMissing")
+    );
+    assert_eq!(c.message, "1/2 workers connected");
+
+    let obs = with_pods(
+        vec![master_ready()],
+        vec![pod("w-0").ready(10).build(), pod("w-1").ready(11).build()],
+    );
+    let s = &run(&[(20, obs)])[0];
+    let c = cond(s, WORKERS_CONNECTED);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        (TRUE, "AllWorkersConnected")
+    );
+    assert_eq!(c.message, "2/2 workers connected");
+}
+
+#[test]
+fn processes_per_pod_count_as_workers() {
+    let mut obs = with_pods(vec![master_ready()], vec![pod("w-0").ready(10).build()]);
+    obs.processes_per_pod = 4;
+    let s = derive(&LocustTestStatus::default(), &obs, 8, &at(20), GRACE);
+    assert_eq!(
+        (s.expected_workers, s.connected_workers),
+        (Some(8), Some(4))
+    );
+}
+
+#[test]
+fn last_transition_time_is_stable_while_status_is_unchanged() {
+    let running = || with_pods(vec![master_ready()], vec![]);
+    let s = run(&[
+        (0, created()),
+        (10, running()),
+        (20, running()),
+        (30, running()),
+    ]);
+    for type_ in [READY, WORKERS_CONNECTED, TEST_COMPLETED, PODS_HEALTHY] {
+        assert_eq!(
+            cond(&s[1], type_).last_transition_time,
+            cond(&s[3], type_).last_transition_time,
+            "{type_}"
+        );
+    }
+    assert_eq!(cond(&s[3], READY).last_transition_time, at(0));
+    // TestCompleted stayed False (its message changed): the time is kept.
+    assert_eq!(cond(&s[3], TEST_COMPLETED).last_transition_time, at(0));
+    // PodsHealthy went Unknown → True at 10.
+    assert_eq!(cond(&s[3], PODS_HEALTHY).last_transition_time, at(10));
+    assert_eq!(s[2], s[3]);
+}
+
+#[test]
+fn conditions_owned_by_the_controller_are_kept() {
+    let mut previous = LocustTestStatus::default();
+    set_condition(
+        &mut previous.conditions,
+        conditions::condition(conditions::SPEC_DRIFTED, TRUE, "SpecChanged", "edited", 1),
+        &at(3),
+    );
+    let s = derive(&previous, &created(), 2, &at(10), GRACE);
+    let c = cond(&s, conditions::SPEC_DRIFTED);
+    assert_eq!(
+        (c.reason.as_str(), c.last_transition_time.clone()),
+        ("SpecChanged", at(3))
+    );
+}
+
+#[test]
+fn events_are_emitted_once_per_transition() {
+    let bad = || {
+        with_pods(
+            vec![master_ready()],
+            vec![pod("w-0").waiting("ErrImagePull").build()],
+        )
+    };
+    let crash = || {
+        with_pods(
+            vec![master_ready()],
+            vec![pod("w-0").waiting("CrashLoopBackOff").build()],
+        )
+    };
+    let running = || with_pods(vec![master_ready()], vec![]);
+    let mut master_failed = finished_master("Failed", "BackoffLimitExceeded", 200);
+    master_failed.master_pods = vec![pod("m").terminated(1, "Error").build()];
+    let steps = [
+        (0, created(), vec![]),
+        (10, running(), vec![events::TEST_STARTED]),
+        (20, running(), vec![]),
+        (30, bad(), vec![events::PODS_UNHEALTHY]),
+        (40, bad(), vec![]),
+        (50, crash(), vec![events::PODS_UNHEALTHY]),
+        (60, running(), vec![]),
+        (200, master_failed.clone(), vec![events::TEST_FAILED]),
+        (210, master_failed, vec![]),
+        (220, created(), vec![]),
+    ];
+    let mut status = LocustTestStatus::default();
+    for (t, obs, want) in steps {
+        let new = derive(&status, &obs, 0, &at(t), GRACE);
+        let got: Vec<_> = events(&status, &new).iter().map(|e| e.reason).collect();
+        assert_eq!(got, want, "at {t}");
+        // Re-running the same reconcile emits nothing new.
+        let again = derive(&new, &obs, 0, &at(t), GRACE);
+        assert!(events(&new, &again).is_empty(), "at {t} (again)");
+        status = new;
+    }
+
+    let ok = finished_master("Complete", "CompletionsReached", 5);
+    let s = derive(&LocustTestStatus::default(), &ok, 0, &at(6), GRACE);
+    let evs = events(&LocustTestStatus::default(), &s);
+    assert_eq!(evs.len(), 1);
+    assert_eq!(
+        (evs[0].reason, evs[0].kind),
+        (events::TEST_COMPLETED_EVENT, EventKind::Normal)
+    );
+}
