@@ -51,3 +51,6 @@ demo: ## Bring up the local cluster, run a LocustTest through its phases, tear d
 
 clean: cluster-down
 	$(CARGO) clean
+
+run: build ## Run the operator in the foreground against the local cluster (make cluster-up first)
+	KUBECONFIG=$(CURDIR)/target/cluster/kubeconfig LOG_FORMAT=text $(BIN) run --leader-elect=false

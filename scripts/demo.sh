@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: a local control plane (real API server, controller-manager, scheduler, kwok
-# nodes), the LocustTest CRD, and what the API server and the operator make of the
-# requirements' example. Tears everything down at the end, also on Ctrl-C or failure.
+# nodes), the LocustTest CRD, the API server's own validation, and the operator running a
+# LocustTest Pending -> Running -> Succeeded on simulated nodes. Tears everything down at
+# the end, also on Ctrl-C or failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=target/cluster
@@ -50,17 +51,26 @@ if k apply -f "$dir/invalid.yaml"; then echo "unexpected: the invalid test was a
 
 step "What the operator will create for a test (locust-k8s-operator render)"
 echo "\$ locust-k8s-operator render -f examples/minimal-v2.yaml"
-"$bin" render -f examples/minimal-v2.yaml > "$dir/children.yaml"
-grep -E '^kind:|^  name:|^        - (--|-f|locust)' "$dir/children.yaml" || true
+"$bin" render -f examples/minimal-v2.yaml | grep -E '^kind:|^  name:' || true
 
-step "Running those objects on the simulated nodes (applied by hand: the controller is not built yet)"
-k apply -f examples/minimal-v2.yaml
-k apply -f "$dir/children.yaml"
-for _ in $(seq 60); do
-  k get jobs,pods -o wide --no-headers | sed 's/^/  /'
-  [ "$(target/k8s-bin/kubectl get jobs -o jsonpath='{.items[?(@.status.completionTime)].metadata.name}' | wc -w)" -eq 2 ] && break
-  sleep 2
+step "Running the operator (locust-k8s-operator run, log in $dir/operator.log)"
+LOG_FORMAT=text "$bin" run --leader-elect=false > "$dir/operator.log" 2>&1 &
+operator=$!
+trap 'kill $operator 2>/dev/null || true; cleanup' EXIT
+k create configmap demo-locustfile --from-literal=locustfile.py='from locust import HttpUser'
+# The simulated pods start after 3 s and run 8 s (kwok stages read these annotations).
+sed -e 's/^  master:$/  master:\n    annotations: {test.locust.io\/start-seconds: "3", test.locust.io\/run-seconds: "8"}/' \
+    -e 's/^  worker:$/  worker:\n    annotations: {test.locust.io\/start-seconds: "3", test.locust.io\/run-seconds: "8"}/' examples/minimal-v2.yaml \
+  | k apply -f -
+echo "\$ kubectl get locusttests -w   (until the test ends)"
+last=""
+for _ in $(seq 90); do
+  line=$(target/k8s-bin/kubectl get locusttest demo --no-headers 2>/dev/null || true)
+  phase=$(target/k8s-bin/kubectl get locusttest demo -o jsonpath='{.status.phase}' 2>/dev/null || true)
+  if [ "$line" != "$last" ]; then echo "  $line"; last=$line; fi
+  case $phase in Succeeded|Failed) break ;; esac
+  sleep 1
 done
-k get jobs
-echo
-echo "The controller (locust-k8s-operator run) is not built yet: this demo stops here."
+k get jobs,pods
+k get events --field-selector involvedObject.kind=LocustTest
+k wait --for=jsonpath='{.status.phase}'=Succeeded locusttest/demo --timeout=10s
