@@ -109,15 +109,29 @@ pub fn from_value(value: Value, doc: usize) -> Result<AnyLocustTest, ManifestErr
 }
 
 fn typed<T: DeserializeOwned>(value: Value, doc: usize) -> Result<T, ManifestError> {
+    decode(value).map_err(|e| ManifestError::Field {
+        doc,
+        field: e.path,
+        message: e.message,
+    })
+}
+
+/// A field that does not decode: its path (`spec.tolerations[0].effect`, `(root)` for the
+/// object itself) and serde's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Path of the field.
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Decodes a JSON value into `T`, naming the field that does not fit.
+pub fn decode<T: DeserializeOwned>(value: Value) -> Result<T, DecodeError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
-        ManifestError::Field {
-            doc,
-            field: if field == "." {
-                "(top level)".into()
-            } else {
-                field
-            },
+        let path = e.path().to_string();
+        DecodeError {
+            path: if path == "." { "(root)".into() } else { path },
             message: e.into_inner().to_string(),
         }
     })
