@@ -31,6 +31,8 @@ pub mod reason {
     pub const ALL_WORKERS_CONNECTED: &str = "AllWorkersConnected";
     /// WorkersConnected: fewer workers than expected are connected.
     pub const WORKERS_MISSING: &str = "WorkersMissing";
+    /// WorkersConnected after the test ended: nobody is connected any more, as expected.
+    pub const TEST_FINISHED: &str = "TestFinished";
     /// TestCompleted: the test has not finished.
     pub const TEST_IN_PROGRESS: &str = "TestInProgress";
     /// TestCompleted / Ready: the master Job completed successfully.

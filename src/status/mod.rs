@@ -280,7 +280,15 @@ pub fn derive(
 
     // WorkersConnected
     let workers_msg = format!("{connected}/{expected} workers connected");
-    set(if connected >= expected {
+    set(if phase.is_terminal() {
+        condition(
+            conditions::WORKERS_CONNECTED,
+            FALSE,
+            reason::TEST_FINISHED,
+            "the test has finished; its workers have disconnected",
+            generation,
+        )
+    } else if connected >= expected {
         condition(
             conditions::WORKERS_CONNECTED,
             TRUE,

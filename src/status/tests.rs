@@ -107,6 +107,12 @@ fn success_path_sets_timestamps_once() {
     );
     assert_eq!(s[3].observed_generation, Some(1));
     assert_eq!(tc.observed_generation, Some(1));
+    let wc = cond(&s[3], WORKERS_CONNECTED);
+    assert_eq!(
+        (wc.status.as_str(), wc.reason.as_str()),
+        (FALSE, "TestFinished"),
+        "a finished test does not report its workers as missing"
+    );
 }
 
 #[test]
