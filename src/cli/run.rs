@@ -1,6 +1,7 @@
 //! `locust-k8s-operator run`: the operator, in a pod or from a terminal with `$KUBECONFIG`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 use kube::Client;
@@ -17,11 +18,7 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
     let config = OperatorConfig::from_env().map_err(|e| CliError::Input(e.to_string()))?;
     crate::telemetry::init(settings.log_format);
     crate::server::tls::install_default_crypto_provider();
-    let client = Client::try_default().await.map_err(|e| {
-        CliError::Input(format!(
-            "no Kubernetes connection (in-cluster config or $KUBECONFIG): {e}"
-        ))
-    })?;
+    let client = client(&settings).await?;
     let leadership = if leader_elect {
         leader::elect(client.clone(), &settings)
             .await
@@ -68,6 +65,20 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
     }
     info!("shut down");
     Ok(())
+}
+
+/// A client for the in-cluster config or `$KUBECONFIG`, limited to `KUBE_API_QPS` requests
+/// per second so a storm of tests never floods the API server.
+async fn client(settings: &ControllerConfig) -> Result<Client, CliError> {
+    let config = kube::Config::infer().await.map_err(|e| {
+        CliError::Input(format!(
+            "no Kubernetes connection (in-cluster config or $KUBECONFIG): {e}"
+        ))
+    })?;
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| CliError::Input(format!("building the Kubernetes client: {e}")))?;
+    let limit = tower::limit::RateLimitLayer::new(settings.kube_api_qps, Duration::from_secs(1));
+    Ok(builder.with_layer(&limit).build())
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C (a terminal).

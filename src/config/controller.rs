@@ -35,6 +35,8 @@ pub struct ControllerConfig {
     pub identity: String,
     /// Log format; `None` picks JSON unless stderr is a terminal.
     pub log_format: Option<LogFormat>,
+    /// Most requests per second to the API server (client-side limit).
+    pub kube_api_qps: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +56,12 @@ struct Env {
     pod_name: Option<String>,
     hostname: Option<String>,
     log_format: Option<String>,
+    #[serde(default = "d_qps")]
+    kube_api_qps: String,
+}
+
+fn d_qps() -> String {
+    "50".into()
 }
 
 fn d_concurrency() -> String {
@@ -106,6 +114,7 @@ impl ControllerConfig {
             2,
             600,
         )?;
+        let kube_api_qps = number("KUBE_API_QPS", &env.kube_api_qps, 1, 10_000)?;
         let log_format = match env.log_format.as_deref().map(str::trim) {
             None | Some("") => None,
             Some("json") => Some(LogFormat::Json),
@@ -145,6 +154,7 @@ impl ControllerConfig {
             lease_duration: Duration::from_secs(lease),
             identity,
             log_format,
+            kube_api_qps,
         })
     }
 }
@@ -169,6 +179,7 @@ mod tests {
         assert_eq!(c.leader_election_namespace, "default");
         assert_eq!(c.identity, "op-1");
         assert_eq!(c.log_format, None);
+        assert_eq!(c.kube_api_qps, 50);
     }
 
     #[test]

@@ -142,8 +142,13 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
                 .await;
             }
         };
+        // The status carries TestCompleted once the children existed together; before that
+        // (first start, or a crash between creates) nothing is a recreation.
+        let created_before =
+            conditions::find(&previous.conditions, conditions::TEST_COMPLETED).is_some();
         match children::create_missing(&ctx.client, &ns, desired, &mut existing).await? {
-            CreateOutcome::Created(created) if first_start => {
+            CreateOutcome::Created(created) if created.is_empty() => {}
+            CreateOutcome::Created(created) if !created_before => {
                 info!(children = ?created, "created the test's children");
                 ctx.event(
                     &test,
@@ -153,7 +158,7 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
                 )
                 .await;
             }
-            CreateOutcome::Created(created) if !created.is_empty() => {
+            CreateOutcome::Created(created) => {
                 warn!(children = ?created, "recreated children deleted by someone else");
                 ctx.event(
                     &test,
@@ -166,7 +171,6 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
                 )
                 .await;
             }
-            CreateOutcome::Created(_) => {}
             CreateOutcome::Rejected { child, message } => {
                 let message = format!("the API server refused to create {child}: {message}");
                 return blocked(

@@ -70,6 +70,14 @@ pub fn events(previous: &LocustTestStatus, new: &LocustTestStatus) -> Vec<Status
             reason: TEST_STARTED,
             message: "the master is ready; the test is running".to_string(),
         });
+    } else if before == Phase::Pending && after.is_terminal() && new.start_time.is_some() {
+        // The test ran and ended between two looks (a short run, or an operator restart):
+        // it still started, once.
+        out.push(StatusEvent {
+            kind: EventKind::Normal,
+            reason: TEST_STARTED,
+            message: "the test started (it ran while the operator was not looking)".to_string(),
+        });
     }
     let old = conditions::find(&previous.conditions, PODS_HEALTHY);
     if let Some(c) = conditions::find(&new.conditions, PODS_HEALTHY)

@@ -123,6 +123,11 @@ fn a_test_finished_before_it_was_seen_running_gets_a_start_time() {
     assert_eq!(s[0].phase, Some(Phase::Succeeded));
     assert_eq!(s[0].start_time, Some(at(5)));
     assert_eq!(s[0].completion_time, Some(at(50)));
+    let reasons: Vec<&str> = super::events(&LocustTestStatus::default(), &s[0])
+        .iter()
+        .map(|e| e.reason)
+        .collect();
+    assert_eq!(reasons, ["TestStarted", "TestCompleted"], "it started, once");
 }
 
 /// (case, observations at t=0.., expected phase, Ready reason, TestCompleted reason,

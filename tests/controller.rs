@@ -1,0 +1,449 @@
+//! The controller's reconcile paths against a real control plane: children created with
+//! owner references, an idempotent re-run after a restart, spec edits ignored and
+//! reported (and cleared when reverted), a child deleted mid-run recreated from the
+//! original spec, a finished test left alone, garbage collection with the CR, and a
+//! missing ConfigMap reported as a condition. The operator runs as a subprocess with only
+//! the RBAC rules of `config/rbac/role.yaml`, watching the test's namespace.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    Operator, OperatorOptions, annotations, children, condition, create, event_count,
+    event_summary, events_for, get, locust_test, master_annotations, wait_children, wait_event,
+    wait_phase, wait_status, worker_annotations,
+};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use locust_k8s_operator::api::status::Phase;
+use locust_k8s_operator::api::v2::LocustTest;
+use serde_json::json;
+
+const CHILDREN: Duration = Duration::from_secs(60);
+const PHASE: Duration = Duration::from_secs(90);
+
+/// An admin client, a fresh namespace and an operator watching it.
+async fn setup(prefix: &str) -> (Client, String, Operator) {
+    let client = common::admin().await;
+    let ns = common::namespace(prefix).await;
+    let kubeconfig = common::operator_kubeconfig().await;
+    let operator = Operator::start(prefix, OperatorOptions::new(&kubeconfig, &ns));
+    (client, ns, operator)
+}
+
+/// A test whose pods run `seconds` before succeeding.
+fn long_running(name: &str, workers: i32, seconds: &str) -> LocustTest {
+    let t = locust_test(name, workers);
+    let t = master_annotations(t, &[(annotations::RUN_SECONDS, seconds)]);
+    worker_annotations(t, &[(annotations::RUN_SECONDS, seconds)])
+}
+
+fn label<'a>(labels: Option<&'a std::collections::BTreeMap<String, String>>, key: &str) -> &'a str {
+    labels.and_then(|l| l.get(key)).map_or("", String::as_str)
+}
+
+#[tokio::test]
+async fn creates_service_and_jobs_owned_by_the_test() {
+    let (client, ns, mut operator) = setup("create").await;
+    let created = create(&client, &ns, &locust_test("demo", 2)).await;
+
+    let kids = wait_children(&client, &ns, "demo", CHILDREN).await;
+    let (service, master, worker) = (
+        kids.service.expect("service"),
+        kids.master.expect("master job"),
+        kids.worker.expect("worker job"),
+    );
+    assert_eq!(service.name_any(), "demo-master");
+    assert_eq!(master.name_any(), "demo-master");
+    assert_eq!(worker.name_any(), "demo-worker");
+    common::assert_owned_by("Service demo-master", &service.metadata, &created);
+    common::assert_owned_by("Job demo-master", &master.metadata, &created);
+    common::assert_owned_by("Job demo-worker", &worker.metadata, &created);
+
+    for (job, component) in [(&master, "master"), (&worker, "worker")] {
+        let labels = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.labels.as_ref());
+        assert_eq!(
+            label(labels, "performance-test-name"),
+            "demo",
+            "{component} pod labels"
+        );
+        assert_eq!(
+            label(labels, "app.kubernetes.io/managed-by"),
+            "locust-k8s-operator",
+            "{component} pod labels"
+        );
+        assert_eq!(
+            label(labels, "app.kubernetes.io/component"),
+            component,
+            "{component} pod labels"
+        );
+    }
+    assert_eq!(worker.spec.as_ref().and_then(|s| s.parallelism), Some(2));
+
+    // The pods really run with those labels, and the test goes on.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    common::eventually("2 worker pods and 1 master pod", CHILDREN, || async {
+        let list = pods
+            .list(&ListParams::default().labels("performance-test-name=demo"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let count = |c: &str| {
+            list.items
+                .iter()
+                .filter(|p| label(p.metadata.labels.as_ref(), "app.kubernetes.io/component") == c)
+                .count()
+        };
+        let (m, w) = (count("master"), count("worker"));
+        if m >= 1 && w >= 2 {
+            Ok(())
+        } else {
+            Err(format!("{m} master pods, {w} worker pods"))
+        }
+    })
+    .await;
+    let test = wait_status(&client, &ns, "demo", "a phase", PHASE, |t| {
+        common::phase(t).is_some()
+    })
+    .await;
+    assert_eq!(
+        test.status.as_ref().and_then(|s| s.expected_workers),
+        Some(2)
+    );
+    operator.assert_running();
+}
+
+#[tokio::test]
+async fn a_restarted_operator_creates_nothing_twice() {
+    let (client, ns, mut operator) = setup("idempotent").await;
+    let test = master_annotations(locust_test("again", 1), &[(annotations::RUN_SECONDS, "15")]);
+    let created = create(&client, &ns, &test).await;
+    wait_phase(&client, &ns, "again", Phase::Running, PHASE).await;
+
+    operator.restart();
+    wait_phase(&client, &ns, "again", Phase::Succeeded, PHASE).await;
+    operator.assert_running();
+
+    let uid = created.uid().expect("uid");
+    assert_eq!(
+        common::owned_counts(&client, &ns, &uid).await,
+        (2, 1),
+        "exactly one master Job, one worker Job and one Service after a restart"
+    );
+    let events = events_for(&client, &ns, "again").await;
+    assert_eq!(
+        event_count(&events, "TestStarted"),
+        1,
+        "TestStarted once, not again after the restart: {}",
+        event_summary(&events)
+    );
+    assert_eq!(
+        event_count(&events, "TestCompleted"),
+        1,
+        "TestCompleted once: {}",
+        event_summary(&events)
+    );
+    let log = operator.log();
+    for bad in ["already exists", "AlreadyExists", "Forbidden", "forbidden"] {
+        assert!(
+            !log.contains(bad),
+            "the restarted operator logged {bad:?}:\n{}",
+            operator.log_tails()
+        );
+    }
+    assert!(
+        !log.lines().any(|l| l.contains("ERROR")),
+        "the restarted operator logged errors:\n{}",
+        operator.log_tails()
+    );
+}
+
+#[tokio::test]
+async fn spec_edits_are_ignored_reported_and_cleared_when_reverted() {
+    let (client, ns, mut operator) = setup("drift").await;
+    create(&client, &ns, &long_running("drift", 2, "120")).await;
+    let running = wait_phase(&client, &ns, "drift", Phase::Running, PHASE).await;
+    let observed = running.status.as_ref().and_then(|s| s.observed_generation);
+    assert_eq!(observed, Some(1), "observedGeneration of the started spec");
+    let before = children(&client, &ns, "drift").await;
+    let worker_before = before.worker.expect("worker job");
+
+    let api: Api<LocustTest> = Api::namespaced(client.clone(), &ns);
+    let edit = |replicas: i32| {
+        let api = api.clone();
+        async move {
+            api.patch(
+                "drift",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"worker": {"replicas": replicas}}})),
+            )
+            .await
+            .expect("edit the spec")
+        }
+    };
+    let edited = edit(5).await;
+    assert_eq!(edited.metadata.generation, Some(2));
+
+    let drifted = wait_status(&client, &ns, "drift", "SpecDrifted True", PHASE, |t| {
+        condition(t, "SpecDrifted").is_some_and(|c| c.status == "True")
+    })
+    .await;
+    let c = condition(&drifted, "SpecDrifted").expect("SpecDrifted");
+    assert!(
+        !c.message.is_empty(),
+        "SpecDrifted says what is going on: {c:?}"
+    );
+    assert_eq!(
+        drifted.status.as_ref().and_then(|s| s.observed_generation),
+        Some(1),
+        "observedGeneration stays at the started spec: nothing of generation 2 was applied"
+    );
+    assert_eq!(common::phase(&drifted), Some(Phase::Running));
+    let event = wait_event(&client, &ns, "drift", "SpecDrifted", Some("Warning"), PHASE).await;
+    assert!(
+        event.note.as_deref().is_some_and(|n| !n.is_empty()),
+        "event note: {event:?}"
+    );
+
+    let after = children(&client, &ns, "drift").await;
+    let worker_after = after.worker.expect("worker job still there");
+    assert_eq!(
+        worker_after.uid(),
+        worker_before.uid(),
+        "the worker Job is not rebuilt"
+    );
+    assert_eq!(
+        worker_after.spec.as_ref().and_then(|s| s.parallelism),
+        Some(2),
+        "the edited replicas are not applied"
+    );
+
+    // Put the spec back: the drift clears.
+    let reverted = edit(2).await;
+    assert_eq!(reverted.metadata.generation, Some(3));
+    let cleared = wait_status(&client, &ns, "drift", "SpecDrifted cleared", PHASE, |t| {
+        condition(t, "SpecDrifted").is_none_or(|c| c.status == "False")
+    })
+    .await;
+    assert_eq!(
+        common::phase(&cleared),
+        Some(Phase::Running),
+        "still running"
+    );
+    let events = events_for(&client, &ns, "drift").await;
+    assert_eq!(
+        event_count(&events, "SpecDrifted"),
+        1,
+        "one SpecDrifted event for one drift, not one per reconcile: {}",
+        event_summary(&events)
+    );
+    operator.assert_running();
+}
+
+#[tokio::test]
+async fn a_child_deleted_mid_run_is_recreated_from_the_original_spec() {
+    let (client, ns, mut operator) = setup("recreate").await;
+    create(&client, &ns, &long_running("phoenix", 2, "120")).await;
+    wait_phase(&client, &ns, "phoenix", Phase::Running, PHASE).await;
+    let before = wait_children(&client, &ns, "phoenix", CHILDREN).await;
+    let old_worker = before.worker.expect("worker").uid().expect("uid");
+    let old_service = before.service.expect("service").uid().expect("uid");
+
+    // An edit first: the recreated Job must still come from the original spec.
+    Api::<LocustTest>::namespaced(client.clone(), &ns)
+        .patch(
+            "phoenix",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"worker": {"replicas": 4}}})),
+        )
+        .await
+        .expect("edit");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    let services: Api<Service> = Api::namespaced(client.clone(), &ns);
+    jobs.delete("phoenix-worker", &DeleteParams::background())
+        .await
+        .expect("delete worker job");
+    services
+        .delete("phoenix-master", &DeleteParams::default())
+        .await
+        .expect("delete service");
+
+    let again = common::eventually(
+        "phoenix-worker and phoenix-master recreated (new uids)",
+        CHILDREN,
+        || async {
+            let c = children(&client, &ns, "phoenix").await;
+            let fresh_worker = c
+                .worker
+                .as_ref()
+                .and_then(|j| j.uid())
+                .is_some_and(|u| u != old_worker);
+            let fresh_service = c
+                .service
+                .as_ref()
+                .and_then(|s| s.uid())
+                .is_some_and(|u| u != old_service);
+            if fresh_worker && fresh_service {
+                Ok(c)
+            } else {
+                Err(c.summary())
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        again
+            .worker
+            .as_ref()
+            .and_then(|j| j.spec.as_ref())
+            .and_then(|s| s.parallelism),
+        Some(2),
+        "recreated from the original spec (2 workers), not the edited one (4)"
+    );
+    let test = get(&client, &ns, "phoenix").await;
+    common::assert_owned_by(
+        "recreated Job phoenix-worker",
+        &again.worker.expect("w").metadata,
+        &test,
+    );
+    wait_event(&client, &ns, "phoenix", "ChildRecreated", None, PHASE).await;
+    assert_eq!(
+        common::phase(&test).map(|p| p != Phase::Pending),
+        Some(true),
+        "never back to Pending"
+    );
+    operator.assert_running();
+}
+
+#[tokio::test]
+async fn children_of_a_finished_test_are_left_alone() {
+    let (client, ns, mut operator) = setup("finished").await;
+    create(&client, &ns, &locust_test("done", 1)).await;
+    wait_phase(&client, &ns, "done", Phase::Succeeded, PHASE).await;
+
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    jobs.delete("done-master", &DeleteParams::background())
+        .await
+        .expect("delete master job");
+    jobs.delete("done-worker", &DeleteParams::background())
+        .await
+        .expect("delete worker job (as a TTL would)");
+    common::eventually("the Jobs to be gone", CHILDREN, || async {
+        let c = children(&client, &ns, "done").await;
+        if c.master.is_none() && c.worker.is_none() {
+            Ok(())
+        } else {
+            Err(c.summary())
+        }
+    })
+    .await;
+    // A negative assertion needs a window: 10 s is several reconciles after the watch
+    // events of the deletions.
+    common::never(
+        "recreating a finished test's Jobs",
+        Duration::from_secs(10),
+        || async {
+            let c = children(&client, &ns, "done").await;
+            let t = get(&client, &ns, "done").await;
+            if c.master.is_some() || c.worker.is_some() {
+                Err(c.summary())
+            } else if common::phase(&t) != Some(Phase::Succeeded) {
+                Err(common::describe(&t))
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+    let events = events_for(&client, &ns, "done").await;
+    assert_eq!(
+        event_count(&events, "ChildRecreated"),
+        0,
+        "no recreation: {}",
+        event_summary(&events)
+    );
+    operator.assert_running();
+}
+
+#[tokio::test]
+async fn deleting_the_test_garbage_collects_its_children() {
+    let (client, ns, mut operator) = setup("gc").await;
+    create(&client, &ns, &long_running("gone", 1, "120")).await;
+    wait_children(&client, &ns, "gone", CHILDREN).await;
+    Api::<LocustTest>::namespaced(client.clone(), &ns)
+        .delete("gone", &DeleteParams::background())
+        .await
+        .expect("delete the test");
+    common::eventually(
+        "the LocustTest and its children to be gone",
+        PHASE,
+        || async {
+            let c = children(&client, &ns, "gone").await;
+            let t = Api::<LocustTest>::namespaced(client.clone(), &ns)
+                .get_opt("gone")
+                .await
+                .map_err(|e| e.to_string())?;
+            if t.is_none() && c.service.is_none() && c.master.is_none() && c.worker.is_none() {
+                Ok(())
+            } else {
+                Err(format!("test exists: {} ({})", t.is_some(), c.summary()))
+            }
+        },
+    )
+    .await;
+    operator.assert_running();
+}
+
+#[tokio::test]
+async fn a_missing_configmap_is_a_clear_condition() {
+    let (client, ns, mut operator) = setup("missing-cm").await;
+    let mut test = locust_test("lost", 1);
+    if let Some(files) = test.spec.test_files.as_mut() {
+        files.config_map_ref = Some("no-such-locustfile".into());
+    }
+    create(&client, &ns, &test).await;
+    let seen = wait_status(
+        &client,
+        &ns,
+        "lost",
+        "Ready False (ConfigMapMissing)",
+        PHASE,
+        |t| {
+            condition(t, "Ready")
+                .is_some_and(|c| c.status == "False" && c.reason == "ConfigMapMissing")
+        },
+    )
+    .await;
+    let ready = condition(&seen, "Ready").expect("Ready");
+    assert!(
+        ready.message.contains("no-such-locustfile"),
+        "the message names the ConfigMap: {ready:?}"
+    );
+    assert_ne!(common::phase(&seen), Some(Phase::Running));
+    common::eventually("an event naming the missing ConfigMap", PHASE, || async {
+        let events = events_for(&client, &ns, "lost").await;
+        events
+            .iter()
+            .any(|e| {
+                e.note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("no-such-locustfile"))
+            })
+            .then_some(())
+            .ok_or_else(|| event_summary(&events))
+    })
+    .await;
+    let c = children(&client, &ns, "lost").await;
+    assert!(
+        c.master.is_none() && c.worker.is_none(),
+        "no Jobs for a test whose files are missing: {}",
+        c.summary()
+    );
+    operator.assert_running();
+}

@@ -1,0 +1,193 @@
+//! The operator's RBAC rules (`config/rbac/role.yaml`): least privilege, no wildcards, no
+//! Secrets, exactly the rules the README explains. No cluster needed; the controller tests
+//! run the operator with exactly these rules.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+type Rules = BTreeMap<(String, String), BTreeSet<String>>;
+
+fn rules() -> Rules {
+    let role = common::cluster_role();
+    assert_eq!(role.metadata.name.as_deref(), Some("locust-k8s-operator"));
+    assert!(
+        role.aggregation_rule.is_none(),
+        "no aggregation: the rules are all here"
+    );
+    let mut out = Rules::new();
+    for rule in role.rules.expect("rules") {
+        assert!(
+            rule.non_resource_urls.is_none() && rule.resource_names.is_none(),
+            "no non-resource URLs or resource-name rules: {rule:?}"
+        );
+        for group in rule.api_groups.clone().expect("apiGroups") {
+            for resource in rule.resources.clone().expect("resources") {
+                out.entry((group.clone(), resource))
+                    .or_default()
+                    .extend(rule.verbs.iter().cloned());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_rule_uses_a_wildcard() {
+    let text = common::ROLE_YAML;
+    for ((group, resource), verbs) in rules() {
+        assert!(
+            !group.contains('*'),
+            "wildcard apiGroup in {group}/{resource}"
+        );
+        assert!(
+            !resource.contains('*'),
+            "wildcard resource {group}/{resource}"
+        );
+        assert!(
+            verbs.iter().all(|v| !v.contains('*')),
+            "wildcard verb on {group}/{resource}: {verbs:?}"
+        );
+    }
+    assert!(
+        !text
+            .lines()
+            .any(|l| !l.trim_start().starts_with('#') && l.contains('*')),
+        "no '*' anywhere in config/rbac/role.yaml"
+    );
+}
+
+#[test]
+fn secrets_are_never_granted() {
+    for (group, resource) in rules().keys() {
+        assert!(
+            !resource.starts_with("secrets"),
+            "the operator must not access Secrets ({group}/{resource})"
+        );
+    }
+}
+
+#[test]
+fn the_rules_are_exactly_the_documented_ones() {
+    let expected: Rules = [
+        (
+            "locust.io",
+            "locusttests",
+            &["get", "list", "watch", "patch"][..],
+        ),
+        ("locust.io", "locusttests/status", &["get", "patch"]),
+        (
+            "batch",
+            "jobs",
+            &["get", "list", "watch", "create", "patch"],
+        ),
+        ("", "services", &["get", "list", "watch", "create"]),
+        ("", "pods", &["get", "list", "watch"]),
+        ("", "configmaps", &["get"]),
+        ("events.k8s.io", "events", &["create", "patch"]),
+        (
+            "coordination.k8s.io",
+            "leases",
+            &["get", "create", "patch", "update"],
+        ),
+    ]
+    .into_iter()
+    .map(|(g, r, verbs)| {
+        (
+            (g.to_owned(), r.to_owned()),
+            verbs.iter().map(|v| (*v).to_owned()).collect(),
+        )
+    })
+    .collect();
+    assert_eq!(rules(), expected);
+    let readme = std::fs::read_to_string("config/rbac/README.md").expect("config/rbac/README.md");
+    for ((group, resource), _) in expected {
+        let group = if group.is_empty() {
+            "\"\"".to_owned()
+        } else {
+            group
+        };
+        assert!(
+            readme.contains(&format!("`{group}` | `{resource}`")),
+            "config/rbac/README.md explains {group}/{resource}"
+        );
+    }
+}
+
+/// The bound role, asked of the real API server as the operator's user: what it needs is
+/// allowed, Secrets and deletions are not.
+#[tokio::test]
+async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    use kube::api::{Api, PostParams};
+
+    let cluster = common::cluster().await;
+    let ns = common::namespace("rbac").await;
+    let client = cluster
+        .client_for(common::OPERATOR_USER, &[common::OPERATOR_GROUP])
+        .await
+        .expect("operator client");
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(client);
+    let can = |group: &'static str,
+               resource: &'static str,
+               sub: Option<&'static str>,
+               verb: &'static str| {
+        let reviews = reviews.clone();
+        let ns = ns.clone();
+        async move {
+            let review = SelfSubjectAccessReview {
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes: Some(ResourceAttributes {
+                        group: Some(group.into()),
+                        resource: Some(resource.into()),
+                        subresource: sub.map(Into::into),
+                        verb: Some(verb.into()),
+                        namespace: Some(ns),
+                        ..ResourceAttributes::default()
+                    }),
+                    ..SelfSubjectAccessReviewSpec::default()
+                },
+                ..SelfSubjectAccessReview::default()
+            };
+            reviews
+                .create(&PostParams::default(), &review)
+                .await
+                .expect("access review")
+                .status
+                .is_some_and(|s| s.allowed)
+        }
+    };
+    for (group, resource, sub, verb) in [
+        ("locust.io", "locusttests", None, "watch"),
+        ("locust.io", "locusttests", Some("status"), "patch"),
+        ("batch", "jobs", None, "create"),
+        ("batch", "jobs", None, "patch"),
+        ("", "services", None, "create"),
+        ("", "pods", None, "watch"),
+        ("", "configmaps", None, "get"),
+        ("events.k8s.io", "events", None, "create"),
+        ("coordination.k8s.io", "leases", None, "update"),
+    ] {
+        assert!(
+            can(group, resource, sub, verb).await,
+            "allowed: {verb} {group}/{resource} {sub:?}"
+        );
+    }
+    for (group, resource, sub, verb) in [
+        ("", "secrets", None, "get"),
+        ("", "secrets", None, "list"),
+        ("", "configmaps", None, "list"),
+        ("batch", "jobs", None, "delete"),
+        ("", "pods", None, "delete"),
+        ("", "services", None, "delete"),
+        ("locust.io", "locusttests", None, "delete"),
+        ("locust.io", "locusttests", None, "update"),
+    ] {
+        assert!(
+            !can(group, resource, sub, verb).await,
+            "denied: {verb} {group}/{resource} {sub:?}"
+        );
+    }
+}
