@@ -16,9 +16,8 @@ use locust_k8s_operator::conversion::{V2_SPEC_ANNOTATION, v1_to_v2};
 use locust_k8s_operator::crd::{CONVERT_PATH, CRD_NAME, crd};
 use locust_k8s_operator::manifest::{AnyLocustTest, parse_documents};
 use locust_k8s_operator::server::{self, ServerConfig};
-use serde::Deserialize;
-use serde_json::Value;
 use test_cluster::certs::Pki;
+use test_cluster::fixtures::{invalid_cases, valid_base};
 use tokio::sync::OnceCell;
 
 /// The conversion webhook, served for the whole test binary from its own thread.
@@ -44,7 +43,13 @@ fn webhook() -> &'static Webhook {
                     cert_file,
                     key_file,
                 };
-                let bound = server::bind(config).await.expect("webhook binds");
+                let state = server::ServerState::new(
+                    std::sync::Arc::new(
+                        locust_k8s_operator::metrics::Metrics::new().expect("metrics"),
+                    ),
+                    locust_k8s_operator::metrics::Readiness::new(),
+                );
+                let bound = server::bind(config, state).await.expect("webhook binds");
                 tx.send(bound.local_addr()).expect("report address");
                 bound
                     .run(std::future::pending())
@@ -219,55 +224,19 @@ async fn v1_example_is_stored_as_v2_and_reads_back_unchanged() {
     );
 }
 
-#[derive(Deserialize)]
-struct Table {
-    base: Value,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    patch: Value,
-    field: String,
-    #[serde(default)]
-    crd: bool,
-    crd_field: Option<String>,
-}
-
-fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (t, p) => *t = p.clone(),
-    }
-}
-
 #[tokio::test]
 async fn the_api_server_itself_rejects_invalid_tests() {
     let client = client().await;
     let ns = namespace("invalid").await;
-    let table: Table = locust_k8s_operator::yaml::from_yaml(
-        &std::fs::read_to_string("tests/fixtures/invalid-cases.yaml").expect("table"),
-    )
-    .expect("table parses");
     let api: Api<kube::api::DynamicObject> = Api::namespaced_with(
         client,
         &ns,
         &kube::api::ApiResource::erase::<v2::LocustTest>(&()),
     );
     let mut checked = 0;
-    for case in table.cases.iter().filter(|c| c.crd) {
-        let mut doc = table.base.clone();
-        merge(&mut doc, &case.patch);
-        let obj: kube::api::DynamicObject = serde_json::from_value(doc).expect("dynamic object");
+    for case in invalid_cases().iter().filter(|c| c.crd) {
+        let obj: kube::api::DynamicObject =
+            serde_json::from_value(case.document.clone()).expect("dynamic object");
         let err = api
             .create(&PostParams::default(), &obj)
             .await
@@ -284,7 +253,7 @@ async fn the_api_server_itself_rejects_invalid_tests() {
     assert!(checked >= 20, "the CRD alone rejects {checked} cases");
 
     // The base of the table is valid: the API server accepts it.
-    let obj: kube::api::DynamicObject = serde_json::from_value(table.base).expect("base");
+    let obj: kube::api::DynamicObject = serde_json::from_value(valid_base()).expect("base");
     api.create(&PostParams::default(), &obj)
         .await
         .expect("the valid base is accepted");

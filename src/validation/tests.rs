@@ -1,55 +1,17 @@
 //! The table of invalid inputs (`tests/fixtures/invalid-cases.yaml`) and valid examples.
 
-use serde::Deserialize;
 use serde_json::Value;
+use test_cluster::fixtures::{invalid_cases, merge_patch, valid_base};
 
 use super::validate;
 use crate::manifest::{AnyLocustTest, ManifestError, from_value};
 
-#[derive(Deserialize)]
-struct Table {
-    base: Value,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    stage: String,
-    patch: Value,
-    field: String,
-    message: String,
-}
-
-/// RFC 7386 JSON merge patch.
-fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (t, p) => *t = p.clone(),
-    }
-}
-
-fn table() -> Table {
-    crate::yaml::from_yaml(include_str!("../../tests/fixtures/invalid-cases.yaml"))
-        .expect("the table parses")
-}
-
 #[test]
 fn every_invalid_case_is_rejected_naming_the_field() {
-    let table = table();
-    assert!(table.cases.len() >= 25);
-    for case in table.cases {
-        let mut doc = table.base.clone();
-        merge(&mut doc, &case.patch);
-        let outcome = from_value(doc, 1);
+    let cases = invalid_cases();
+    assert!(cases.len() >= 25);
+    for case in cases {
+        let outcome = from_value(case.document.clone(), 1);
         match (case.stage.as_str(), outcome) {
             ("parse", Err(ManifestError::Field { field, message, .. })) => {
                 assert_eq!(field, case.field, "{}: field", case.name);
@@ -80,8 +42,7 @@ fn every_invalid_case_is_rejected_naming_the_field() {
 
 #[test]
 fn the_base_and_the_examples_are_valid() {
-    let table = table();
-    let AnyLocustTest::V2(base) = from_value(table.base, 1).expect("base parses") else {
+    let AnyLocustTest::V2(base) = from_value(valid_base(), 1).expect("base parses") else {
         panic!("base is v2")
     };
     validate(&base).expect("base is valid");
@@ -99,8 +60,8 @@ fn the_base_and_the_examples_are_valid() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let mut doc = table().base;
-    merge(
+    let mut doc: Value = valid_base();
+    merge_patch(
         &mut doc,
         &serde_json::json!({"spec": {"image": "", "worker": {"replicas": 0}}}),
     );
@@ -113,8 +74,8 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn mounts_on_test_paths_are_fine_without_the_config_map() {
-    let mut doc = table().base;
-    merge(
+    let mut doc: Value = valid_base();
+    merge_patch(
         &mut doc,
         &serde_json::json!({"spec": {"testFiles": null,
             "volumes": [{"name": "tests", "persistentVolumeClaim": {"claimName": "t"}}],

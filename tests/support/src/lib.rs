@@ -24,6 +24,7 @@ pub mod cluster;
 pub mod components;
 pub mod daemon;
 pub mod error;
+pub mod fixtures;
 pub mod kubeconfig;
 pub mod kwok;
 pub mod nodes;
