@@ -14,6 +14,7 @@ pub mod conversion;
 pub mod crd;
 pub mod leader;
 pub mod manifest;
+pub mod metrics;
 pub mod naming;
 pub mod server;
 pub mod status;

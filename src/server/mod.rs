@@ -1,8 +1,13 @@
-//! The embedded HTTPS server: the CRD conversion webhook and the health probes.
+//! The embedded HTTPS server: the CRD conversion webhook, the validating admission webhook,
+//! metrics and the health probes.
 //!
 //! - `POST /convert`: `ConversionReview` (apiextensions.k8s.io/v1) for `locust.io` v1 ↔ v2,
 //!   through [`crate::conversion::convert_object`] (see [`convert`]).
-//! - `GET /healthz`, `GET /readyz`: `200 ok`.
+//! - `POST /validate`: `AdmissionReview` (admission.k8s.io/v1) for LocustTests, through
+//!   [`crate::validation::validate`] (see [`admission`]).
+//! - `GET /metrics`: Prometheus text ([`crate::metrics::Metrics`]).
+//! - `GET /healthz`: `200 ok`; `GET /readyz`: `200 ok` once
+//!   [`crate::metrics::Readiness::is_ready`], else 503.
 //!
 //! TLS is rustls with the ring provider (installed as the process default by [`bind`]),
 //! TLS 1.2 and 1.3 only, HTTP/2 and HTTP/1.1. The certificate comes from PEM files through a
@@ -10,13 +15,21 @@
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), locust_k8s_operator::server::ServerError> {
-//! use locust_k8s_operator::server::{ServerConfig, bind};
+//! use std::sync::Arc;
 //!
-//! let server = bind(ServerConfig {
-//!     addr: "0.0.0.0:8443".parse().expect("a valid address"),
-//!     cert_file: "/tmp/certs/tls.crt".into(),
-//!     key_file: "/tmp/certs/tls.key".into(),
-//! })
+//! use locust_k8s_operator::metrics::{Metrics, Readiness};
+//! use locust_k8s_operator::server::{ServerConfig, ServerState, bind};
+//!
+//! let metrics = Arc::new(Metrics::new().expect("metrics register"));
+//! let readiness = Readiness::new(); // the controller calls `set_controller_synced()`
+//! let server = bind(
+//!     ServerConfig {
+//!         addr: "0.0.0.0:8443".parse().expect("a valid address"),
+//!         cert_file: "/tmp/certs/tls.crt".into(),
+//!         key_file: "/tmp/certs/tls.key".into(),
+//!     },
+//!     ServerState::new(metrics, readiness),
+//! )
 //! .await?;
 //! let certificates = server.certificates(); // call `reload()` when the files change
 //! server.run(std::future::pending()).await
@@ -31,6 +44,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+pub mod admission;
 mod conn;
 pub mod convert;
 mod error;
@@ -41,7 +55,7 @@ pub mod tls;
 mod tests;
 
 pub use error::ServerError;
-pub use router::{MAX_BODY_BYTES, router};
+pub use router::{MAX_BODY_BYTES, ServerState, probes_router, router};
 pub use tls::{CertStore, TlsError};
 
 /// Where the HTTPS server listens and which certificate it serves.
@@ -62,6 +76,7 @@ pub struct BoundServer {
     certificates: Arc<CertStore>,
     acceptor: TlsAcceptor,
     router: Router,
+    readiness: crate::metrics::Readiness,
 }
 
 impl std::fmt::Debug for BoundServer {
@@ -85,23 +100,25 @@ impl BoundServer {
     }
 
     /// Serves until `shutdown` completes, then lets open connections finish (for a few
-    /// seconds at most) and returns.
+    /// seconds at most) and returns. Marks the webhook as serving in the state's
+    /// [`crate::metrics::Readiness`] as it starts accepting.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         tracing::info!(addr = %self.local_addr, "HTTPS server listening");
+        self.readiness.set_webhook_serving();
         conn::accept_loop(self.listener, self.acceptor, self.router, shutdown).await;
         Ok(())
     }
 }
 
 /// Installs ring as the process's default rustls provider, loads the certificate and binds
-/// the socket.
+/// the socket; the routes share `state` (metrics and readiness) with the controller.
 ///
 /// Fails with the file and the reason when the certificate or key cannot be loaded, and
 /// with the address when it cannot be bound (in use, no permission).
-pub async fn bind(config: ServerConfig) -> Result<BoundServer, ServerError> {
+pub async fn bind(config: ServerConfig, state: ServerState) -> Result<BoundServer, ServerError> {
     tls::install_default_crypto_provider();
     let certificates = Arc::new(CertStore::load(&config.cert_file, &config.key_file)?);
     let tls_config = certificates.server_config()?;
@@ -117,14 +134,16 @@ pub async fn bind(config: ServerConfig) -> Result<BoundServer, ServerError> {
         local_addr,
         certificates,
         acceptor: TlsAcceptor::from(Arc::new(tls_config)),
-        router: router(),
+        readiness: state.readiness.clone(),
+        router: router(state),
     })
 }
 
 /// [`bind`], then [`BoundServer::run`] until `shutdown` completes.
 pub async fn serve(
     config: ServerConfig,
+    state: ServerState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    bind(config).await?.run(shutdown).await
+    bind(config, state).await?.run(shutdown).await
 }

@@ -9,8 +9,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use super::test_router as router;
 use super::{review_body, v1_object};
-use crate::server::{MAX_BODY_BYTES, router};
+use crate::server::MAX_BODY_BYTES;
 
 /// What the router answered.
 struct Answer {

@@ -11,13 +11,15 @@ use tokio::task::JoinHandle;
 
 use super::certs::TestPki;
 use super::client::{Http, connect, request};
-use super::{review_body, v1_object};
+use super::{review_body, state, v1_object};
+use crate::metrics::Readiness;
 use crate::server::{ServerConfig, ServerError, bind};
 
 /// A running server and how to stop it.
 struct Running {
     addr: SocketAddr,
     certificates: Arc<crate::server::CertStore>,
+    readiness: Readiness,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), ServerError>>,
     _dir: tempfile::TempDir,
@@ -27,11 +29,16 @@ impl Running {
     async fn start(pki: &TestPki) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (cert_file, key_file) = pki.write_to(dir.path());
-        let server = bind(ServerConfig {
-            addr: (Ipv4Addr::LOCALHOST, 0).into(),
-            cert_file,
-            key_file,
-        })
+        let state = state();
+        let readiness = state.readiness.clone();
+        let server = bind(
+            ServerConfig {
+                addr: (Ipv4Addr::LOCALHOST, 0).into(),
+                cert_file,
+                key_file,
+            },
+            state,
+        )
         .await
         .expect("binds");
         let addr = server.local_addr();
@@ -44,6 +51,7 @@ impl Running {
         Self {
             addr,
             certificates,
+            readiness,
             stop,
             task,
             _dir: dir,
@@ -96,11 +104,26 @@ async fn converts_over_https_with_http1_and_http2() {
 async fn health_probes_answer_ok() {
     let pki = TestPki::new("CA");
     let server = Running::start(&pki).await;
-    for path in ["/healthz", "/readyz"] {
-        let reply = request(server.addr, &pki.ca, Http::One, "GET", path, Vec::new()).await;
-        assert_eq!(reply.status, 200, "{path}");
-        assert_eq!(&reply.body[..], b"ok", "{path}");
-    }
+    let get =
+        |path: &'static str| request(server.addr, &pki.ca, Http::One, "GET", path, Vec::new());
+    let reply = get("/healthz").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(&reply.body[..], b"ok");
+    // Serving, but the controller has not synced yet.
+    assert!(server.readiness.webhook_serving());
+    let reply = get("/readyz").await;
+    assert_eq!(reply.status, 503);
+    let text = String::from_utf8_lossy(&reply.body).into_owned();
+    assert!(text.contains("caches"), "{text}");
+    assert!(!text.contains("webhook"), "{text}");
+    server.readiness.set_controller_synced();
+    let reply = get("/readyz").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(&reply.body[..], b"ok");
+    let reply = get("/metrics").await;
+    assert_eq!(reply.status, 200);
+    let text = String::from_utf8_lossy(&reply.body).into_owned();
+    assert!(text.contains("locust_operator_build_info"), "{text}");
     let reply = request(server.addr, &pki.ca, Http::One, "GET", "/nope", Vec::new()).await;
     assert_eq!(reply.status, 404);
     server.stop().await;
@@ -198,11 +221,14 @@ async fn start_up_errors_name_the_address_or_file() {
     let server = Running::start(&pki).await;
     let (cert_file, key_file) = pki.write_to(server._dir.path());
 
-    let error = bind(ServerConfig {
-        addr: server.addr,
-        cert_file: cert_file.clone(),
-        key_file: key_file.clone(),
-    })
+    let error = bind(
+        ServerConfig {
+            addr: server.addr,
+            cert_file: cert_file.clone(),
+            key_file: key_file.clone(),
+        },
+        state(),
+    )
     .await
     .expect_err("the port is taken");
     assert!(matches!(error, ServerError::Bind { .. }), "{error}");
@@ -211,11 +237,14 @@ async fn start_up_errors_name_the_address_or_file() {
         "{error}"
     );
 
-    let error = bind(ServerConfig {
-        addr: (Ipv4Addr::LOCALHOST, 0).into(),
-        cert_file: server._dir.path().join("absent.crt"),
-        key_file,
-    })
+    let error = bind(
+        ServerConfig {
+            addr: (Ipv4Addr::LOCALHOST, 0).into(),
+            cert_file: server._dir.path().join("absent.crt"),
+            key_file,
+        },
+        state(),
+    )
     .await
     .expect_err("no certificate file");
     assert!(error.to_string().contains("absent.crt"), "{error}");

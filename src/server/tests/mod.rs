@@ -1,14 +1,37 @@
-//! Tests of the HTTPS server: the conversion handler as a function, TLS loading and
-//! reloading, a real HTTPS round trip, and hostile bodies thrown at the router.
+//! Tests of the HTTPS server: the conversion and admission handlers as functions, TLS
+//! loading and reloading, a real HTTPS round trip, metrics and health, and hostile bodies
+//! thrown at the router.
 
+mod admission;
+mod admission_cases;
+mod admission_hostile;
 mod certs;
 mod client;
 mod convert;
 mod hostile;
 mod https;
+mod routes;
 mod tls;
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
+
+use crate::metrics::{Metrics, Readiness};
+use crate::server::ServerState;
+
+/// Fresh state: its own metrics, nothing ready.
+fn state() -> ServerState {
+    ServerState::new(
+        Arc::new(Metrics::new().expect("metrics register")),
+        Readiness::new(),
+    )
+}
+
+/// The router with fresh state.
+fn test_router() -> axum::Router {
+    crate::server::router(state())
+}
 
 /// A minimal valid v1 LocustTest.
 fn v1_object(name: &str) -> Value {

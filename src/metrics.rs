@@ -1,0 +1,442 @@
+//! The operator's Prometheus metrics and its readiness flag, shared by the controller and
+//! the HTTPS server.
+//!
+//! One [`Metrics`] is created at start-up and shared as an `Arc`; the server renders it on
+//! `GET /metrics`. Every metric of the operator has the prefix `locust_operator_`:
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `locust_operator_reconcile_total` | counter | `result` (`success`, `error`) |
+//! | `locust_operator_reconcile_errors_total` | counter | `reason` (the error's label) |
+//! | `locust_operator_reconcile_duration_seconds` | histogram | |
+//! | `locust_operator_tests` | gauge | `phase` (`Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`) |
+//! | `locust_operator_webhook_requests_total` | counter | `webhook` (`convert`, `validate`), `result` |
+//! | `locust_operator_webhook_duration_seconds` | histogram | `webhook` |
+//! | `locust_operator_build_info` | gauge, always 1 | `version` |
+//!
+//! plus the standard `process_*` metrics (CPU, memory, open files, start time) on Linux.
+//!
+//! [`Readiness`] says whether the controller's caches have synced and the webhook serves;
+//! `GET /readyz` answers 200 only when both are true.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::api::Phase;
+
+/// The prefix (namespace) of every metric of the operator.
+pub const PREFIX: &str = "locust_operator";
+
+/// The `phase` label of a LocustTest that has no phase yet.
+pub const UNKNOWN_PHASE: &str = "Unknown";
+
+/// Every value of the `phase` label, each always exported (0 when no test is in it).
+const PHASE_LABELS: [&str; 5] = ["Pending", "Running", "Succeeded", "Failed", UNKNOWN_PHASE];
+
+/// Reconcile durations: 5 ms to 30 s.
+const RECONCILE_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Webhook durations: 0.5 ms to 5 s (the API server's default webhook timeout is 10 s).
+const WEBHOOK_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// The webhooks the server instruments (the `webhook` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Webhook {
+    /// `POST /convert`, the CRD conversion webhook.
+    Convert,
+    /// `POST /validate`, the validating admission webhook.
+    Validate,
+}
+
+impl Webhook {
+    /// The label value: `convert` or `validate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Webhook::Convert => "convert",
+            Webhook::Validate => "validate",
+        }
+    }
+}
+
+/// The `result` label of a webhook request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookResult {
+    /// Conversion review answered with `Success`.
+    Success,
+    /// Conversion review answered with `Failure` (an object could not be converted).
+    Failure,
+    /// Admission request allowed.
+    Allowed,
+    /// Admission request denied.
+    Denied,
+    /// The body was not a review (HTTP 400) or the method was wrong.
+    BadRequest,
+    /// The body was over the size limit (HTTP 413).
+    TooLarge,
+    /// The handler failed internally (its task panicked) and answered a failed review.
+    Error,
+}
+
+impl WebhookResult {
+    /// The label value, in snake case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookResult::Success => "success",
+            WebhookResult::Failure => "failure",
+            WebhookResult::Allowed => "allowed",
+            WebhookResult::Denied => "denied",
+            WebhookResult::BadRequest => "bad_request",
+            WebhookResult::TooLarge => "too_large",
+            WebhookResult::Error => "error",
+        }
+    }
+}
+
+/// The operator's metrics, in a registry of their own. Create one with [`Metrics::new`] and
+/// share it (`Arc<Metrics>`) between the controller and the server.
+pub struct Metrics {
+    registry: Registry,
+    reconcile_total: IntCounterVec,
+    reconcile_errors_total: IntCounterVec,
+    reconcile_duration_seconds: Histogram,
+    tests: IntGaugeVec,
+    phases: Mutex<HashMap<(String, String), &'static str>>,
+    webhook_requests_total: IntCounterVec,
+    webhook_duration_seconds: HistogramVec,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric (and, on Linux, the process collector).
+    ///
+    /// Fails only if a metric definition is invalid or registered twice, which would be a
+    /// bug; the error is Prometheus's.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let opts = |name: &str, help: &str| Opts::new(name, help).namespace(PREFIX);
+
+        let reconcile_total = IntCounterVec::new(
+            opts("reconcile_total", "Reconciles of LocustTests, by result."),
+            &["result"],
+        )?;
+        let reconcile_errors_total = IntCounterVec::new(
+            opts(
+                "reconcile_errors_total",
+                "Reconciles of LocustTests that failed, by reason.",
+            ),
+            &["reason"],
+        )?;
+        let reconcile_duration_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "reconcile_duration_seconds",
+                "How long one reconcile of a LocustTest took.",
+            )
+            .namespace(PREFIX)
+            .buckets(RECONCILE_BUCKETS.to_vec()),
+        )?;
+        let tests = IntGaugeVec::new(
+            opts(
+                "tests",
+                "LocustTests known to the controller, by phase (Unknown: no phase yet).",
+            ),
+            &["phase"],
+        )?;
+        let webhook_requests_total = IntCounterVec::new(
+            opts(
+                "webhook_requests_total",
+                "Requests to the conversion and admission webhooks, by webhook and result.",
+            ),
+            &["webhook", "result"],
+        )?;
+        let webhook_duration_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "webhook_duration_seconds",
+                "How long the webhooks took to answer, by webhook.",
+            )
+            .namespace(PREFIX)
+            .buckets(WEBHOOK_BUCKETS.to_vec()),
+            &["webhook"],
+        )?;
+        let build_info = IntGaugeVec::new(
+            opts(
+                "build_info",
+                "Always 1; the operator's version is in the version label.",
+            ),
+            &["version"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        for phase in PHASE_LABELS {
+            tests.with_label_values(&[phase]).set(0);
+        }
+
+        registry.register(Box::new(reconcile_total.clone()))?;
+        registry.register(Box::new(reconcile_errors_total.clone()))?;
+        registry.register(Box::new(reconcile_duration_seconds.clone()))?;
+        registry.register(Box::new(tests.clone()))?;
+        registry.register(Box::new(webhook_requests_total.clone()))?;
+        registry.register(Box::new(webhook_duration_seconds.clone()))?;
+        registry.register(Box::new(build_info))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+
+        Ok(Self {
+            registry,
+            reconcile_total,
+            reconcile_errors_total,
+            reconcile_duration_seconds,
+            tests,
+            phases: Mutex::new(HashMap::new()),
+            webhook_requests_total,
+            webhook_duration_seconds,
+        })
+    }
+
+    /// Records a reconcile that returned `Ok`, and how long it took.
+    pub fn reconcile_succeeded(&self, elapsed: Duration) {
+        self.reconcile_total.with_label_values(&["success"]).inc();
+        self.reconcile_duration_seconds
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a reconcile that returned `Err`: `reason` is a short, fixed label such as
+    /// the controller error's `label()` (never a message: label values must stay few).
+    pub fn reconcile_failed(&self, reason: &str, elapsed: Duration) {
+        self.reconcile_total.with_label_values(&["error"]).inc();
+        self.reconcile_errors_total
+            .with_label_values(&[reason])
+            .inc();
+        self.reconcile_duration_seconds
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records the phase of one LocustTest (`None`: it has no phase yet), replacing what
+    /// was recorded for it; the `tests{phase}` gauge follows. Cheap: a map lookup and two
+    /// gauge updates, so the controller can call it on every reconcile.
+    pub fn set_phase(&self, namespace: &str, name: &str, phase: Option<Phase>) {
+        let label = phase.map_or(UNKNOWN_PHASE, Phase::as_str);
+        let mut phases = self.phases.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = phases.insert((namespace.to_owned(), name.to_owned()), label);
+        if previous == Some(label) {
+            return;
+        }
+        if let Some(previous) = previous {
+            self.tests.with_label_values(&[previous]).dec();
+        }
+        self.tests.with_label_values(&[label]).inc();
+    }
+
+    /// Forgets a LocustTest that was deleted; does nothing for a test never recorded.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        let mut phases = self.phases.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(previous) = phases.remove(&(namespace.to_owned(), name.to_owned())) {
+            self.tests.with_label_values(&[previous]).dec();
+        }
+    }
+
+    /// Forgets every LocustTest (for example when this replica stops leading and another
+    /// one takes over the counting).
+    pub fn forget_all(&self) {
+        let mut phases = self.phases.lock().unwrap_or_else(PoisonError::into_inner);
+        phases.clear();
+        for phase in PHASE_LABELS {
+            self.tests.with_label_values(&[phase]).set(0);
+        }
+    }
+
+    /// How many LocustTests are recorded in `phase` (`None`: without a phase).
+    pub fn tests_in_phase(&self, phase: Option<Phase>) -> i64 {
+        let label = phase.map_or(UNKNOWN_PHASE, Phase::as_str);
+        self.tests.with_label_values(&[label]).get()
+    }
+
+    /// Records one webhook request, its result and how long it took.
+    pub fn observe_webhook(&self, webhook: Webhook, result: WebhookResult, elapsed: Duration) {
+        self.webhook_requests_total
+            .with_label_values(&[webhook.as_str(), result.as_str()])
+            .inc();
+        self.webhook_duration_seconds
+            .with_label_values(&[webhook.as_str()])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Every metric in the Prometheus text format (version 0.0.4).
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        let mut buffer = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        String::from_utf8(buffer).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+
+    /// The `Content-Type` of [`Metrics::render`]'s output.
+    pub fn content_type(&self) -> &'static str {
+        prometheus::TEXT_FORMAT
+    }
+}
+
+/// Whether the operator is ready: the controller's caches have synced and the webhook
+/// server is serving. Cheap to clone; every clone shares the same flags.
+///
+/// The server sets [`Readiness::set_webhook_serving`] itself when it starts accepting; the
+/// controller sets [`Readiness::set_controller_synced`] once its caches have synced.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Arc<Flags>);
+
+#[derive(Debug, Default)]
+struct Flags {
+    controller_synced: AtomicBool,
+    webhook_serving: AtomicBool,
+}
+
+impl Readiness {
+    /// Not ready: nothing has synced and nothing serves yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The controller's caches have synced.
+    pub fn set_controller_synced(&self) {
+        self.0.controller_synced.store(true, Ordering::Release);
+    }
+
+    /// The controller stopped (lost the lease, or its watches restart); not ready until
+    /// [`Readiness::set_controller_synced`] again.
+    pub fn set_controller_not_synced(&self) {
+        self.0.controller_synced.store(false, Ordering::Release);
+    }
+
+    /// The webhook server accepts connections (or webhooks are disabled, so nothing waits
+    /// for it).
+    pub fn set_webhook_serving(&self) {
+        self.0.webhook_serving.store(true, Ordering::Release);
+    }
+
+    /// Whether the controller's caches have synced.
+    pub fn controller_synced(&self) -> bool {
+        self.0.controller_synced.load(Ordering::Acquire)
+    }
+
+    /// Whether the webhook server serves.
+    pub fn webhook_serving(&self) -> bool {
+        self.0.webhook_serving.load(Ordering::Acquire)
+    }
+
+    /// Both: the controller has synced and the webhook serves.
+    pub fn is_ready(&self) -> bool {
+        self.controller_synced() && self.webhook_serving()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics() -> Metrics {
+        Metrics::new().expect("metrics register")
+    }
+
+    fn line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+        text.lines().find(|l| l.starts_with(prefix))
+    }
+
+    #[test]
+    fn phases_are_counted_per_test() {
+        let m = metrics();
+        m.set_phase("a", "t1", None);
+        m.set_phase("a", "t2", Some(Phase::Pending));
+        assert_eq!(m.tests_in_phase(None), 1);
+        assert_eq!(m.tests_in_phase(Some(Phase::Pending)), 1);
+        m.set_phase("a", "t1", Some(Phase::Running));
+        m.set_phase("a", "t1", Some(Phase::Running));
+        m.set_phase("b", "t1", Some(Phase::Running));
+        assert_eq!(m.tests_in_phase(None), 0);
+        assert_eq!(m.tests_in_phase(Some(Phase::Running)), 2);
+        m.forget("a", "t1");
+        m.forget("a", "never-seen");
+        assert_eq!(m.tests_in_phase(Some(Phase::Running)), 1);
+        m.set_phase("b", "t1", Some(Phase::Succeeded));
+        assert_eq!(m.tests_in_phase(Some(Phase::Running)), 0);
+        assert_eq!(m.tests_in_phase(Some(Phase::Succeeded)), 1);
+        m.forget_all();
+        assert_eq!(m.tests_in_phase(Some(Phase::Succeeded)), 0);
+        assert_eq!(m.tests_in_phase(Some(Phase::Pending)), 0);
+    }
+
+    #[test]
+    fn renders_every_metric_with_the_prefix() {
+        let m = metrics();
+        m.reconcile_succeeded(Duration::from_millis(3));
+        m.reconcile_failed("kube", Duration::from_millis(40));
+        m.set_phase("load", "t", Some(Phase::Running));
+        m.observe_webhook(
+            Webhook::Validate,
+            WebhookResult::Denied,
+            Duration::from_micros(700),
+        );
+        let text = m.render().expect("renders");
+        for expected in [
+            "locust_operator_reconcile_total{result=\"success\"} 1",
+            "locust_operator_reconcile_total{result=\"error\"} 1",
+            "locust_operator_reconcile_errors_total{reason=\"kube\"} 1",
+            "locust_operator_reconcile_duration_seconds_count 2",
+            "locust_operator_tests{phase=\"Running\"} 1",
+            "locust_operator_tests{phase=\"Pending\"} 0",
+            "locust_operator_tests{phase=\"Unknown\"} 0",
+            "locust_operator_webhook_requests_total{result=\"denied\",webhook=\"validate\"} 1",
+            "locust_operator_webhook_duration_seconds_count{webhook=\"validate\"} 1",
+        ] {
+            assert!(text.contains(expected), "{expected} in\n{text}");
+        }
+        let build = line(&text, "locust_operator_build_info{").expect("build_info");
+        assert_eq!(
+            build,
+            format!(
+                "locust_operator_build_info{{version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        #[cfg(target_os = "linux")]
+        assert!(
+            line(&text, "process_resident_memory_bytes ").is_some(),
+            "{text}"
+        );
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(
+                l.starts_with("locust_operator_") || l.starts_with("process_"),
+                "{l}"
+            );
+        }
+        assert!(m.content_type().starts_with("text/plain"));
+    }
+
+    #[test]
+    fn readiness_needs_both_flags_and_is_shared_by_clones() {
+        let ready = Readiness::new();
+        let clone = ready.clone();
+        assert!(!ready.is_ready());
+        clone.set_webhook_serving();
+        assert!(!ready.is_ready());
+        clone.set_controller_synced();
+        assert!(ready.is_ready());
+        ready.set_controller_not_synced();
+        assert!(!clone.is_ready());
+        assert!(clone.webhook_serving());
+    }
+}
