@@ -53,4 +53,4 @@ clean: cluster-down
 	$(CARGO) clean
 
 run: build ## Run the operator in the foreground against the local cluster (make cluster-up first)
-	KUBECONFIG=$(CURDIR)/target/cluster/kubeconfig LOG_FORMAT=text $(BIN) run --leader-elect=false
+	KUBECONFIG=$(CURDIR)/target/cluster/kubeconfig LOG_FORMAT=text WEBHOOK_MODE=local $(BIN) run --leader-elect=false

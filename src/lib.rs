@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod builders;
+pub mod certs;
 pub mod cli;
 pub mod config;
 pub mod controller;

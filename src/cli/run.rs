@@ -1,28 +1,52 @@
 //! `locust-k8s-operator run`: the operator, in a pod or from a terminal with `$KUBECONFIG`.
+//!
+//! Wiring only: configuration → client → metrics and probes (plain HTTP) → webhook
+//! certificates and the HTTPS server (every replica serves it) → leader election → the
+//! controller while leading.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use futures::future::Shared;
 use kube::Client;
 use tracing::{error, info};
 
 use super::CliError;
+use crate::certs::{self, CertsConfig, Reloader, WebhookMode};
 use crate::config::{ControllerConfig, OperatorConfig};
 use crate::controller::{self, Context};
 use crate::leader;
+use crate::metrics::{Metrics, Readiness};
+use crate::server::{self, ServerConfig, ServerState};
+
+type Stop = Shared<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>;
 
 /// Runs the operator until SIGTERM or Ctrl-C.
 pub async fn run(leader_elect: bool) -> Result<(), CliError> {
-    let settings = ControllerConfig::from_env().map_err(|e| CliError::Input(e.to_string()))?;
-    let config = OperatorConfig::from_env().map_err(|e| CliError::Input(e.to_string()))?;
+    let input = |e: &dyn std::fmt::Display| CliError::Input(e.to_string());
+    let settings = ControllerConfig::from_env().map_err(|e| input(&e))?;
+    let config = OperatorConfig::from_env().map_err(|e| input(&e))?;
+    let certs_config = CertsConfig::from_env().map_err(|e| input(&e))?;
     crate::telemetry::init(settings.log_format);
-    crate::server::tls::install_default_crypto_provider();
+    server::tls::install_default_crypto_provider();
     let client = client(&settings).await?;
+    let stop: Stop = (Box::pin(shutdown_signal())
+        as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>)
+        .shared();
+
+    let metrics = Arc::new(Metrics::new().map_err(|e| CliError::Internal(e.to_string()))?);
+    let readiness = Readiness::new();
+    let state = ServerState::new(metrics.clone(), readiness.clone());
+    let probes = server::serve_probes(settings.health_addr, state.clone(), stop.clone());
+    let probes = tokio::spawn(probes);
+
+    start_webhooks(&client, &certs_config, state, &readiness, stop.clone()).await?;
+
     let leadership = if leader_elect {
         leader::elect(client.clone(), &settings)
             .await
-            .map_err(|e| CliError::Input(e.to_string()))?
+            .map_err(|e| input(&e))?
     } else {
         leader::always()
     };
@@ -30,10 +54,10 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
         identity = %settings.identity,
         leader_election = leader_elect,
         namespaces = ?settings.watch_namespaces,
+        webhooks = ?certs_config.mode,
         version = env!("CARGO_PKG_VERSION"),
         "locust-k8s-operator starting"
     );
-    let stop = shutdown_signal().shared();
     loop {
         let mut is_leader = leadership.is_leader.clone();
         tokio::select! {
@@ -46,6 +70,8 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
             config.clone(),
             settings.clone(),
             leadership.is_leader.clone(),
+            metrics.clone(),
+            readiness.clone(),
         ));
         let mut lost = leadership.is_leader.clone();
         let stop_or_lost = {
@@ -63,7 +89,52 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
         }
         error!("lost the lease: stopped writing; waiting to lead again");
     }
+    if let Ok(Err(e)) = probes.await {
+        error!(error = %e, "the probes server failed");
+    }
     info!("shut down");
+    Ok(())
+}
+
+/// Certificates and the HTTPS webhook server; with webhooks disabled nothing is built and
+/// readiness does not wait for them.
+async fn start_webhooks(
+    client: &Client,
+    certs_config: &CertsConfig,
+    state: ServerState,
+    readiness: &Readiness,
+    stop: Stop,
+) -> Result<(), CliError> {
+    let reloader = Reloader::new();
+    let Some(webhook) = certs::start(client.clone(), certs_config, reloader.callback())
+        .await
+        .map_err(|e| CliError::Input(format!("webhook certificates: {e}")))?
+    else {
+        readiness.set_webhook_serving();
+        return Ok(());
+    };
+    let ip = if certs_config.mode == WebhookMode::Local {
+        [127, 0, 0, 1]
+    } else {
+        [0, 0, 0, 0]
+    };
+    let bound = server::bind(
+        ServerConfig {
+            addr: (ip, certs_config.port).into(),
+            cert_file: webhook.cert_file.clone(),
+            key_file: webhook.key_file.clone(),
+        },
+        state,
+    )
+    .await
+    .map_err(|e| CliError::Input(format!("webhook server: {e}")))?;
+    reloader.attach(bound.certificates());
+    tokio::spawn(async move {
+        if let Err(e) = bound.run(stop).await {
+            error!(error = %e, "the webhook server failed");
+        }
+        drop(webhook);
+    });
     Ok(())
 }
 
@@ -84,22 +155,15 @@ async fn client(settings: &ControllerConfig) -> Result<Client, CliError> {
 /// SIGTERM (Kubernetes) or Ctrl-C (a terminal).
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
     }
 }

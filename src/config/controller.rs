@@ -37,6 +37,8 @@ pub struct ControllerConfig {
     pub log_format: Option<LogFormat>,
     /// Most requests per second to the API server (client-side limit).
     pub kube_api_qps: u64,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served over plain HTTP.
+    pub health_addr: std::net::SocketAddr,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +60,12 @@ struct Env {
     log_format: Option<String>,
     #[serde(default = "d_qps")]
     kube_api_qps: String,
+    #[serde(default = "d_health")]
+    health_addr: String,
+}
+
+fn d_health() -> String {
+    "127.0.0.1:8081".into()
 }
 
 fn d_qps() -> String {
@@ -115,6 +123,15 @@ impl ControllerConfig {
             600,
         )?;
         let kube_api_qps = number("KUBE_API_QPS", &env.kube_api_qps, 1, 10_000)?;
+        let health_addr = env
+            .health_addr
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::Invalid {
+                var: "HEALTH_ADDR".into(),
+                value: env.health_addr.clone(),
+                reason: "expected an address and port, for example 0.0.0.0:8081".into(),
+            })?;
         let log_format = match env.log_format.as_deref().map(str::trim) {
             None | Some("") => None,
             Some("json") => Some(LogFormat::Json),
@@ -155,6 +172,7 @@ impl ControllerConfig {
             identity,
             log_format,
             kube_api_qps,
+            health_addr,
         })
     }
 }

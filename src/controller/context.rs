@@ -7,8 +7,12 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use tokio::sync::watch;
 use tracing::warn;
 
+use std::sync::Arc;
+
+use crate::api::status::LocustTestStatus;
 use crate::api::v2::LocustTest;
 use crate::config::{ControllerConfig, OperatorConfig};
+use crate::metrics::{Metrics, Readiness};
 
 /// The one field manager for everything the operator writes (server-side apply).
 pub const FIELD_MANAGER: &str = "locust-k8s-operator";
@@ -21,8 +25,18 @@ pub struct Context {
     pub config: OperatorConfig,
     /// Controller settings (grace period, namespaces, …).
     pub settings: ControllerConfig,
+    /// The operator's metrics (served on `/metrics`).
+    pub metrics: Arc<Metrics>,
+    /// Readiness flags (served on `/readyz`).
+    pub readiness: Readiness,
     recorder: Recorder,
     leader: watch::Receiver<bool>,
+    synced: std::sync::atomic::AtomicUsize,
+    /// The last status this process wrote per test uid. While it leads it is the only
+    /// writer, so this is the truth even when the watch cache still shows an older status
+    /// (which would otherwise replay a transition and its event).
+    /// Keyed by `namespace/name`, holding the uid it was written for.
+    written: std::sync::Mutex<std::collections::HashMap<String, (String, LocustTestStatus)>>,
 }
 
 impl Context {
@@ -33,6 +47,8 @@ impl Context {
         config: OperatorConfig,
         settings: ControllerConfig,
         leader: watch::Receiver<bool>,
+        metrics: Arc<Metrics>,
+        readiness: Readiness,
     ) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
@@ -43,7 +59,55 @@ impl Context {
             client,
             config,
             settings,
+            metrics,
+            readiness,
             leader,
+            synced: std::sync::atomic::AtomicUsize::new(0),
+            written: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Records that one controller's cache synced; the operator is ready when every
+    /// watched namespace's controller has.
+    pub fn mark_synced(&self) {
+        let expected = self.settings.watch_namespaces.len().max(1);
+        let done = self
+            .synced
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if done >= expected {
+            self.readiness.set_controller_synced();
+        }
+    }
+
+    /// The test's current status: the last one this process wrote for this very object
+    /// (same uid), else the cached one.
+    pub fn previous_status(&self, test: &LocustTest) -> LocustTestStatus {
+        let uid = test.metadata.uid.as_deref().unwrap_or_default();
+        self.written
+            .lock()
+            .ok()
+            .and_then(|w| {
+                w.get(&key(test))
+                    .filter(|(u, _)| u == uid)
+                    .map(|(_, s)| s.clone())
+            })
+            .or_else(|| test.status.clone())
+            .unwrap_or_default()
+    }
+
+    /// Remembers the status just written for `test`.
+    pub fn remember_status(&self, test: &LocustTest, status: &LocustTestStatus) {
+        let uid = test.metadata.uid.clone().unwrap_or_default();
+        if let Ok(mut w) = self.written.lock() {
+            w.insert(key(test), (uid, status.clone()));
+        }
+    }
+
+    /// Forgets the test `namespace/name` (deleted).
+    pub fn forget_status(&self, namespace: &str, name: &str) {
+        if let Ok(mut w) = self.written.lock() {
+            w.remove(&format!("{namespace}/{name}"));
         }
     }
 
@@ -72,6 +136,14 @@ impl Context {
             warn!(reason, error = %e, "publishing an event failed");
         }
     }
+}
+
+fn key(test: &LocustTest) -> String {
+    format!(
+        "{}/{}",
+        test.metadata.namespace.as_deref().unwrap_or_default(),
+        test.metadata.name.as_deref().unwrap_or_default()
+    )
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.

@@ -13,7 +13,7 @@ mod reconcile;
 mod references;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
@@ -51,6 +51,8 @@ pub async fn run(
             .collect()
     };
     futures::future::join_all(controllers).await;
+    ctx.readiness.set_controller_not_synced();
+    ctx.metrics.forget_all();
 }
 
 fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
@@ -76,7 +78,24 @@ async fn controller_for(
         namespace = ns.unwrap_or("(all)"),
         "starting the LocustTest controller"
     );
-    Controller::new(api::<LocustTest>(client, ns), watcher::Config::default())
+    let controller = Controller::new(api::<LocustTest>(client, ns), watcher::Config::default());
+    // Ready once the LocustTest cache has its first full list (every namespace's, when
+    // several controllers run).
+    let store = controller.store();
+    let synced = ctx.clone();
+    tokio::spawn(async move {
+        // The store's readiness future wakes only its latest poller (the controller's own
+        // runner polls it too), so look again every half second instead of waiting once.
+        loop {
+            match tokio::time::timeout(Duration::from_millis(500), store.wait_until_ready()).await {
+                Ok(Ok(())) => break synced.mark_synced(),
+                Ok(Err(_)) => break,
+                Err(_) => continue,
+            }
+        }
+    });
+    let forget = ctx.clone();
+    controller
         .with_config(config)
         .owns(api::<Job>(client, ns), ours.clone())
         .owns(api::<Service>(client, ns), ours.clone())
@@ -88,11 +107,18 @@ async fn controller_for(
         })
         .graceful_shutdown_on(shutdown)
         .run(reconcile_in_span, error_policy, ctx.clone())
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                match e {
-                    controller::Error::ObjectNotFound(_) => {}
-                    other => warn!(error = %other, "controller error"),
+        .for_each(|result| {
+            let ctx = forget.clone();
+            async move {
+                match result {
+                    // The test is gone: drop what was kept about it.
+                    Err(controller::Error::ObjectNotFound(obj)) => {
+                        let ns = obj.namespace.as_deref().unwrap_or_default();
+                        ctx.metrics.forget(ns, &obj.name);
+                        ctx.forget_status(ns, &obj.name);
+                    }
+                    Err(other) => warn!(error = %other, "controller error"),
+                    Ok(_) => {}
                 }
             }
         })
@@ -100,13 +126,22 @@ async fn controller_for(
 }
 
 /// Every log line of a reconcile carries the test's namespace and name.
+/// Reconciles are timed and counted in the metrics.
 async fn reconcile_in_span(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Action, Error> {
     let span = info_span!(
         "reconcile",
         namespace = test.namespace().unwrap_or_default(),
         name = test.name_any()
     );
-    reconcile::reconcile(test, ctx).instrument(span).await
+    let start = Instant::now();
+    let result = reconcile::reconcile(test, ctx.clone())
+        .instrument(span)
+        .await;
+    match &result {
+        Ok(_) => ctx.metrics.reconcile_succeeded(start.elapsed()),
+        Err(e) => ctx.metrics.reconcile_failed(e.label(), start.elapsed()),
+    }
+    result
 }
 
 fn error_policy(test: Arc<LocustTest>, error: &Error, _ctx: Arc<Context>) -> Action {

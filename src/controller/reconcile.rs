@@ -54,8 +54,15 @@ const RUNNING_RESYNC: Duration = Duration::from_secs(60);
 
 /// Reconciles one LocustTest.
 pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if test.metadata.deletion_timestamp.is_some() || !ctx.is_leader() {
-        // Children go with the CR through owner references; a non-leader never writes.
+    if test.metadata.deletion_timestamp.is_some() {
+        // Children go with the CR through owner references.
+        ctx.forget_status(&test.namespace().unwrap_or_default(), &test.name_any());
+        ctx.metrics
+            .forget(&test.namespace().unwrap_or_default(), &test.name_any());
+        return Ok(Action::await_change());
+    }
+    if !ctx.is_leader() {
+        // A non-leader never writes.
         return Ok(Action::await_change());
     }
     let name = test
@@ -68,7 +75,7 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
         .namespace
         .clone()
         .ok_or(Error::MissingMetadata("namespace"))?;
-    let previous = test.status.clone().unwrap_or_default();
+    let previous = ctx.previous_status(&test);
     let now = Time(Timestamp::now());
 
     // The spec the test runs with: recorded at start, else the live one (validated).
@@ -208,7 +215,8 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
     if new.phase == Some(Phase::Failed) && phase != Phase::Failed {
         children::stop_pods(&ctx.client, &ns, &existing).await?;
     }
-    write_status(&ctx, &name, &ns, &previous, &new).await?;
+    write_status(&ctx, &test, &previous, &new).await?;
+    ctx.metrics.set_phase(&ns, &name, new.phase);
     for e in status::events(&previous, &new) {
         ctx.event(&test, e.kind == EventKind::Warning, e.reason, e.message)
             .await;
@@ -253,7 +261,8 @@ async fn blocked(
     );
     let same_message = conditions::find(&previous.conditions, READY)
         .is_some_and(|c| c.reason == why && c.message == message);
-    write_status(ctx, &name, &ns, previous, &new).await?;
+    write_status(ctx, test, previous, &new).await?;
+    ctx.metrics.set_phase(&ns, &name, new.phase);
     if changed || !same_message {
         warn!(reason = why, %message, "the test cannot start");
         ctx.event(test, true, why, message).await;
@@ -334,27 +343,28 @@ fn to_observed(existing: Existing, generation: i64, started: &LocustTest) -> Obs
 /// changed.
 async fn write_status(
     ctx: &Context,
-    name: &str,
-    ns: &str,
+    test: &LocustTest,
     previous: &LocustTestStatus,
     new: &LocustTestStatus,
 ) -> Result<(), Error> {
     if previous == new || !ctx.is_leader() {
         return Ok(());
     }
-    let api: Api<LocustTest> = Api::namespaced(ctx.client.clone(), ns);
+    let (name, ns) = (test.name_any(), test.namespace().unwrap_or_default());
+    let api: Api<LocustTest> = Api::namespaced(ctx.client.clone(), &ns);
     let patch = json!({
         "apiVersion": "locust.io/v2",
         "kind": "LocustTest",
         "status": new,
     });
     api.patch_status(
-        name,
+        &name,
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
     )
     .await
     .map_err(Error::kube("writing the status"))?;
+    ctx.remember_status(test, new);
     Ok(())
 }
 

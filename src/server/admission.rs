@@ -410,7 +410,8 @@ fn deny(
         .take(MAX_PROBLEMS)
         .map(|p| StatusCause {
             reason: "FieldValueInvalid".into(),
-            message: truncate(format!("{}: {}", p.field, p.message)),
+            // kubectl prints causes as `* field: message`: the message leaves the field out.
+            message: truncate(p.message),
             field: truncate(p.field),
         })
         .collect();
@@ -426,7 +427,7 @@ fn deny(
         "{subject} is invalid{note}: {}",
         causes
             .iter()
-            .map(|c| c.message.as_str())
+            .map(|c| format!("{}: {}", c.field, c.message))
             .collect::<Vec<_>>()
             .join("; ")
     );

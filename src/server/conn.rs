@@ -26,7 +26,7 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// up to [`SHUTDOWN_GRACE`] and drops the rest.
 pub(super) async fn accept_loop(
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
@@ -80,10 +80,15 @@ pub(super) async fn accept_loop(
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     router: Router,
     watcher: Watcher,
 ) {
+    let Some(acceptor) = acceptor else {
+        // Plain HTTP (the probes port).
+        serve_io(stream, peer, router, watcher).await;
+        return;
+    };
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(error)) => {
@@ -95,13 +100,21 @@ async fn serve_connection(
             return;
         }
     };
+    serve_io(tls, peer, router, watcher).await;
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on one connection, TLS or not.
+async fn serve_io<I>(io: I, peer: SocketAddr, router: Router, watcher: Watcher)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     builder.http2().timer(TokioTimer::new());
-    let connection = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(router));
+    let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
     if let Err(error) = watcher.watch(connection).await {
         tracing::debug!(%peer, %error, "connection ended with an error");
     }

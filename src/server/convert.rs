@@ -158,6 +158,7 @@ fn convert_all(objects: Vec<Value>, desired: &str, uid: &str) -> Result<Vec<Valu
     let mut converted = Vec::with_capacity(total);
     for (index, object) in objects.into_iter().enumerate() {
         let name = ObjectName::of(&object);
+        super::deprecation::note(&object, desired);
         let result = convert_object(object, desired).and_then(|out| {
             // The API server rejects a response whose objects are not in the desired version;
             // say so here with the object's name rather than leaving a vaguer error to it.

@@ -47,6 +47,7 @@ use tokio_rustls::TlsAcceptor;
 pub mod admission;
 mod conn;
 pub mod convert;
+mod deprecation;
 mod error;
 mod router;
 pub mod tls;
@@ -108,7 +109,7 @@ impl BoundServer {
     ) -> Result<(), ServerError> {
         tracing::info!(addr = %self.local_addr, "HTTPS server listening");
         self.readiness.set_webhook_serving();
-        conn::accept_loop(self.listener, self.acceptor, self.router, shutdown).await;
+        conn::accept_loop(self.listener, Some(self.acceptor), self.router, shutdown).await;
         Ok(())
     }
 }
@@ -137,6 +138,22 @@ pub async fn bind(config: ServerConfig, state: ServerState) -> Result<BoundServe
         readiness: state.readiness.clone(),
         router: router(state),
     })
+}
+
+/// Serves `/healthz`, `/readyz` and `/metrics` over plain HTTP on `addr` (the probes and
+/// scrape port, which needs no certificate) until `shutdown` completes.
+pub async fn serve_probes(
+    addr: SocketAddr,
+    state: ServerState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let local_addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
+    tracing::info!(addr = %local_addr, "probes and metrics listening (HTTP)");
+    conn::accept_loop(listener, None, probes_router(state), shutdown).await;
+    Ok(())
 }
 
 /// [`bind`], then [`BoundServer::run`] until `shutdown` completes.

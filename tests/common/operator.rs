@@ -73,6 +73,8 @@ impl OperatorOptions {
             "POD_NAMESPACE",
             "LOG_FORMAT",
             "RUST_LOG",
+            "HEALTH_ADDR",
+            "WEBHOOK_MODE",
         ]
         .iter()
         .flat_map(|v| ["-u".to_owned(), (*v).to_owned()])
@@ -84,6 +86,10 @@ impl OperatorOptions {
         }
         set("POD_HEALTH_GRACE_SECONDS", &self.grace_seconds.to_string());
         set("LOG_FORMAT", "text");
+        // Probes on a free loopback port; controller tests need no webhook (the webhook
+        // tests set WEBHOOK_MODE themselves through `env`).
+        set("HEALTH_ADDR", "127.0.0.1:0");
+        set("WEBHOOK_MODE", "disabled");
         if let Some((namespace, identity)) = &self.leader_election {
             set("LEADER_ELECTION_NAMESPACE", namespace);
             set("POD_NAME", identity);
