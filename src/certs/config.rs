@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, non_empty, parse_bool, parse_number as number};
 use crate::crd::DEFAULT_WEBHOOK_SERVICE;
 
 /// Where the webhook's serving certificate comes from.
@@ -82,33 +82,12 @@ struct Env {
     webhook_check_interval_seconds: Option<String>,
 }
 
-fn non_empty(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
 fn invalid(var: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         var: var.into(),
         value: value.into(),
         reason: reason.into(),
     }
-}
-
-fn number(var: &str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
-    value
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| {
-            invalid(
-                var,
-                value,
-                format!("expected a whole number from {min} to {max}"),
-            )
-        })
 }
 
 /// A DNS-1123 label (Service, Secret and namespace names are checked against it).
@@ -194,16 +173,9 @@ impl CertsConfig {
             None => DEFAULT_PORT,
             Some(v) => number("WEBHOOK_PORT", &v, 1, 65_535)? as u16,
         };
-        let register_validation = match non_empty(env.webhook_validation_enabled).as_deref() {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(invalid(
-                    "WEBHOOK_VALIDATION_ENABLED",
-                    other,
-                    "expected true or false",
-                ));
-            }
+        let register_validation = match non_empty(env.webhook_validation_enabled) {
+            None => true,
+            Some(v) => parse_bool("WEBHOOK_VALIDATION_ENABLED", &v)?,
         };
         let check_interval = match non_empty(env.webhook_check_interval_seconds) {
             None => default_check_interval(validity),
@@ -297,7 +269,7 @@ mod tests {
             ("WEBHOOK_CERT_VALIDITY_SECONDS", "soon"),
             ("WEBHOOK_SECRET_NAME", "Bad_Name"),
             ("WEBHOOK_NAMESPACE", "-x"),
-            ("WEBHOOK_VALIDATION_ENABLED", "yes"),
+            ("WEBHOOK_VALIDATION_ENABLED", "maybe"),
             ("WEBHOOK_CHECK_INTERVAL_SECONDS", "0"),
         ] {
             let err = CertsConfig::from_vars(vars(&[(var, value)])).expect_err(var);

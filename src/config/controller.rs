@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{ConfigError, parse_number};
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,18 +96,7 @@ impl ControllerConfig {
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let env: Env = envy::from_iter(vars).map_err(|e| ConfigError::Parse(e.to_string()))?;
-        let number = |var: &str, value: &str, min: u64, max: u64| -> Result<u64, ConfigError> {
-            value
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| ConfigError::Invalid {
-                    var: var.into(),
-                    value: value.into(),
-                    reason: format!("expected a whole number from {min} to {max}"),
-                })
-        };
+        let number = parse_number;
         let reconcile_concurrency =
             number("RECONCILE_CONCURRENCY", &env.reconcile_concurrency, 1, 1024)? as u16;
         let grace = number(

@@ -266,7 +266,29 @@ impl OperatorConfig {
     }
 }
 
-fn parse_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
+/// A whole number from `min` to `max`, or an error naming `var`.
+pub(crate) fn parse_number(var: &str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| ConfigError::Invalid {
+            var: var.into(),
+            value: value.into(),
+            reason: format!("expected a whole number from {min} to {max}"),
+        })
+}
+
+/// The trimmed value, `None` when unset or blank.
+pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`), or an error naming `var`.
+pub(crate) fn parse_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
