@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::{
     Operator, OperatorOptions, annotations, children, condition, create, event_count,
-    event_summary, events_for, get, locust_test, master_annotations, wait_children, wait_event,
-    wait_phase, wait_status, worker_annotations,
+    event_summary, events_for, eventually, get, locust_test, master_annotations, wait_children,
+    wait_event, wait_phase, wait_status, worker_annotations,
 };
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -446,4 +446,32 @@ async fn a_missing_configmap_is_a_clear_condition() {
         c.summary()
     );
     operator.assert_running();
+}
+
+#[tokio::test]
+async fn sigterm_shuts_the_operator_down_gracefully() {
+    let (client, ns, mut operator) = setup("sigterm").await;
+    create(&client, &ns, &locust_test("before-term", 1)).await;
+    wait_children(&client, &ns, "before-term", CHILDREN).await;
+    let pid = operator.pid().expect("the operator's pid");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "SIGTERM sent");
+    eventually(
+        "the operator to exit after SIGTERM",
+        Duration::from_secs(15),
+        || {
+            let running = operator.is_running();
+            async move { (!running).then_some(()).ok_or("still running".to_string()) }
+        },
+    )
+    .await;
+    let log = operator.log();
+    assert!(
+        log.contains("shut down"),
+        "a clean shutdown is logged:\n{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
 }
