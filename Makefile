@@ -5,7 +5,7 @@ BIN := target/debug/locust-k8s-operator
 K8S_BIN_DIR ?= $(CURDIR)/target/k8s-bin
 export K8S_BIN_DIR
 
-.PHONY: help build build-release test test-unit test-integration lint fmt crd check-generated \
+.PHONY: help build build-release test test-unit test-integration lint fmt crd check-generated locust \
         cluster-bins cluster-up cluster-down demo run clean
 
 help: ## List the targets
@@ -34,10 +34,13 @@ test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --test cli --test generated
 
-test-integration: cluster-bins ## Integration tests against a real local control plane
+test-integration: cluster-bins locust ## Integration tests against a real local control plane
 	$(CARGO) test --workspace --tests -- --test-threads=2
 
-test: lint cluster-bins ## Everything CI runs: lint, unit and integration tests
+locust: ## Install the pinned Locust from PyPI into a cached venv (for the real-Locust tests)
+	tests/locust/install.sh > /dev/null
+
+test: lint cluster-bins locust ## Everything CI runs: lint, unit and integration tests
 	$(CARGO) test --workspace --all-targets
 
 cluster-up: cluster-bins ## Start a local control plane with kwok nodes (kubeconfig: target/cluster/kubeconfig)

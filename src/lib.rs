@@ -14,6 +14,7 @@ pub mod controller;
 pub mod conversion;
 pub mod crd;
 pub mod leader;
+pub mod locust;
 pub mod manifest;
 pub mod metrics;
 pub mod naming;

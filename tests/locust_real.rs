@@ -1,0 +1,598 @@
+//! Real Locust (installed from PyPI by `tests/locust/install.sh`) running the exact
+//! invocation the builders produce, with the operator's Locust client pointed at the live
+//! master.
+//!
+//! The LocustTest is modelled on `examples/full-v2.yaml`. From the built master and worker
+//! containers the test takes `command`, `args` and `env` and maps only what a pod has and a
+//! local process has not (every mapping is in [`Mapping::map`]):
+//! - the program `locust` → the pinned Locust of the cached venv (`LOCUST_BIN`);
+//! - the test-files ConfigMap mount `/lotest/src` → a temporary folder holding
+//!   `tests/locust/locustfile.py`; the volume mount `/results` → a temporary folder;
+//! - worker `--master-host=<master Service>` → `--master-host=127.0.0.1`, and
+//!   `--master-port=5557` → a free port on both roles;
+//! - the master gets `--master-bind-host=127.0.0.1 --master-bind-port=<that port>` (in a
+//!   pod it binds every interface on 5557; note its `--master-port` is a worker flag that
+//!   the master ignores) and `--web-host=127.0.0.1 --web-port=<free port>` (8089 in a pod);
+//! - `env` entries with a literal `value` are passed as they are; `valueFrom`/`envFrom`
+//!   (Secrets, ConfigMaps) are not used by this spec;
+//! - OpenTelemetry is off here (a later slice proves `--otel` with a real receiver).
+//!
+//! Every process runs in its own process group, killed at the end (also on panic).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Container;
+use locust_k8s_operator::api::status::TestResult;
+use locust_k8s_operator::api::v2::LocustTest;
+use locust_k8s_operator::builders::{self, Children, Role};
+use locust_k8s_operator::config::OperatorConfig;
+use locust_k8s_operator::locust::{
+    LocustClient, MasterStats, RunnerState, Settler, live, master_url,
+};
+use serde_json::json;
+
+/// The pinned Locust version (keep in step with `tests/locust/requirements.txt`).
+const LOCUST_VERSION: &str = "2.43.1";
+/// The locustfile copied into the mapped test-files folder.
+const LOCUSTFILE: &str = include_str!("locust/locustfile.py");
+/// The real runs share two cores and check timings: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The `locust` executable: `LOCUST_BIN`, or the venv `tests/locust/install.sh` creates.
+fn locust_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("LOCUST_BIN") {
+        let bin = PathBuf::from(bin);
+        assert!(
+            bin.is_file(),
+            "LOCUST_BIN={} does not exist; run tests/locust/install.sh",
+            bin.display()
+        );
+        return bin;
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .expect("HOME or XDG_CACHE_HOME is set");
+    let venv = cache
+        .join("locust-k8s-operator")
+        .join(format!("venv-locust-{LOCUST_VERSION}"));
+    let bin = venv.join("bin").join("locust");
+    assert!(
+        bin.is_file() && venv.join(".installed").is_file(),
+        "Locust {LOCUST_VERSION} is not installed (looked for {}): run `tests/locust/install.sh` \
+         (needs python3 and PyPI; `.ci/run` does it) or set LOCUST_BIN to a locust executable",
+        bin.display()
+    );
+    bin
+}
+
+/// A free TCP port on 127.0.0.1 whose successor is free too (the master binds both).
+fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let a = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = a.local_addr().expect("addr").port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no two consecutive free ports");
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The target: `/ok` answers 200, everything else 500.
+async fn start_target() -> u16 {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind target");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|req: hyper::Request<_>| async move {
+                    let status = if req.uri().path() == "/ok" { 200 } else { 500 };
+                    hyper::Response::builder()
+                        .status(status)
+                        .body(Full::new(Bytes::from_static(b"hi")))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+/// The test, modelled on `examples/full-v2.yaml` (without the fields a local run cannot
+/// have: image pull secrets, scheduling, Secret/ConfigMap env, PVCs, OpenTelemetry).
+fn locust_test(
+    replicas: i32,
+    processes: Option<i32>,
+    run_time: &str,
+    autoquit: i32,
+    base_path: Option<&str>,
+    target: &str,
+) -> LocustTest {
+    let mut spec = json!({
+        "image": format!("locustio/locust:{LOCUST_VERSION}"),
+        "master": {
+            "command": "locust -f /lotest/src/locustfile.py",
+            "autostart": true,
+            "autoquit": {"enabled": true, "timeout": autoquit},
+            "extraArgs": ["--only-summary", "--enable-rebalancing",
+                          "--users", "10", "--spawn-rate", "10", "--run-time", run_time],
+        },
+        "worker": {
+            "command": "locust -f /lotest/src/locustfile.py",
+            "replicas": replicas,
+        },
+        "testFiles": {"configMapRef": "my-locust-tests", "srcMountPath": "/lotest/src"},
+        "env": {"variables": [
+            {"name": "CUSTOM_VAR", "value": "static-value"},
+            {"name": "TARGET_HOST", "value": target},
+        ]},
+        "volumes": [{"name": "test-results", "emptyDir": {}}],
+        "volumeMounts": [{"name": "test-results", "mountPath": "/results"}],
+        "output": {
+            "jsonFile": {"enabled": true, "path": "/results/stats"},
+            "htmlReport": {"enabled": true, "path": "/results/report.html"},
+        },
+    });
+    if let Some(p) = processes {
+        spec["worker"]["processesPerPod"] = json!(p);
+    }
+    if let Some(b) = base_path {
+        spec["webUI"] = json!({"basePath": b});
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "locust.io/v2",
+        "kind": "LocustTest",
+        "metadata": {"name": "example-test", "namespace": "default"},
+        "spec": spec,
+    }))
+    .expect("a valid LocustTest")
+}
+
+fn container(children: &Children, role: Role) -> Container {
+    children
+        .job(role)
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .map(|p| p.containers[0].clone())
+        .expect("a container")
+}
+
+/// How a pod's paths and ports become a local run's.
+struct Mapping {
+    dir: PathBuf,
+    master_port: u16,
+    web_port: u16,
+    service: String,
+}
+
+impl Mapping {
+    /// Program, arguments and environment of `role`'s container, mapped to a local run.
+    fn map(&self, c: &Container, role: Role) -> (PathBuf, Vec<String>, Vec<(String, String)>) {
+        assert_eq!(c.command.as_deref(), Some(&["locust".to_string()][..]));
+        let src = self.dir.join("src");
+        let results = self.dir.join("results");
+        let mut args: Vec<String> = c
+            .args
+            .iter()
+            .flatten()
+            .map(|a| {
+                if let Some(rest) = a.strip_prefix("/lotest/src") {
+                    format!("{}{rest}", src.display())
+                } else if let Some(rest) = a.strip_prefix("/results") {
+                    format!("{}{rest}", results.display())
+                } else if a == "--master-port=5557" {
+                    format!("--master-port={}", self.master_port)
+                } else if a == &format!("--master-host={}", self.service) {
+                    "--master-host=127.0.0.1".to_string()
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        if role == Role::Master {
+            args.extend([
+                "--master-bind-host=127.0.0.1".to_string(),
+                format!("--master-bind-port={}", self.master_port),
+                "--web-host=127.0.0.1".to_string(),
+                format!("--web-port={}", self.web_port),
+            ]);
+        }
+        let env = c
+            .env
+            .iter()
+            .flatten()
+            .map(|e| {
+                let v = e.value.clone();
+                (
+                    e.name.clone(),
+                    v.expect("only literal env values in this spec"),
+                )
+            })
+            .collect();
+        (locust_bin(), args, env)
+    }
+}
+
+/// The processes of one run; all killed (by process group) when dropped.
+#[derive(Default)]
+struct Procs {
+    children: Vec<(String, Child, PathBuf)>,
+}
+
+impl Procs {
+    fn spawn(
+        &mut self,
+        name: &str,
+        dir: &Path,
+        (bin, args, env): (PathBuf, Vec<String>, Vec<(String, String)>),
+    ) -> usize {
+        use std::os::unix::process::CommandExt;
+        eprintln!("start {name}: locust {}", args.join(" "));
+        let log = dir.join(format!("{name}.log"));
+        let out = fs::File::create(&log).expect("log file");
+        let child = Command::new(bin)
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+            .envs(env)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("dup"))
+            .stderr(out)
+            .process_group(0)
+            .spawn()
+            .expect("start locust");
+        self.children.push((name.to_string(), child, log));
+        self.children.len() - 1
+    }
+
+    fn kill(&mut self, i: usize) {
+        let (_, child, _) = &mut self.children[i];
+        kill_group(child);
+    }
+
+    fn try_wait(&mut self, i: usize) -> Option<ExitStatus> {
+        self.children[i].1.try_wait().expect("try_wait")
+    }
+
+    /// Waits up to `limit` for process `i` to exit.
+    async fn wait(&mut self, i: usize, limit: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Some(s) = self.try_wait(i) {
+                return Some(s);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+}
+
+fn kill_group(child: &mut Child) {
+    if child.try_wait().ok().flatten().is_none() {
+        // The process group of a child we started (`process_group(0)`): includes the
+        // processes a worker forks for `--processes`.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .status();
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for (name, child, log) in &mut self.children {
+            kill_group(child);
+            if std::thread::panicking() {
+                let text = fs::read_to_string(log.as_path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                eprintln!("---- {name} (last lines) ----");
+                for l in tail.iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
+}
+
+/// A run set up from the builders' invocation.
+struct Run {
+    // Fields drop in order: the processes (and their logs) before the folder.
+    procs: Procs,
+    dir: tempfile::TempDir,
+    mapping: Mapping,
+    children: Children,
+}
+
+impl Run {
+    async fn new(test: &LocustTest) -> Run {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::create_dir_all(dir.path().join("src")).expect("src dir");
+        fs::create_dir_all(dir.path().join("results")).expect("results dir");
+        fs::write(dir.path().join("src/locustfile.py"), LOCUSTFILE).expect("locustfile");
+        let children = builders::build(test, &OperatorConfig::default()).expect("build");
+        let service = children
+            .service
+            .metadata
+            .name
+            .clone()
+            .expect("service name");
+        let mapping = Mapping {
+            dir: dir.path().to_path_buf(),
+            master_port: free_port_pair(),
+            web_port: free_port(),
+            service,
+        };
+        Run {
+            dir,
+            mapping,
+            children,
+            procs: Procs::default(),
+        }
+    }
+
+    fn start(&mut self, role: Role, name: &str) -> usize {
+        let c = container(&self.children, role);
+        let inv = self.mapping.map(&c, role);
+        self.procs.spawn(name, self.dir.path(), inv)
+    }
+
+    fn client(&self, base_path: Option<&str>) -> LocustClient {
+        let url = master_url(
+            &format!("http://127.0.0.1:{}", self.mapping.web_port),
+            &self.mapping.service,
+            "default",
+            base_path,
+        )
+        .expect("master url");
+        LocustClient::new(url)
+    }
+}
+
+/// Polls `client` every 250 ms until `pred` holds on an answer, or panics after `limit`.
+async fn poll_until(
+    client: &LocustClient,
+    limit: Duration,
+    what: &str,
+    mut pred: impl FnMut(&MasterStats) -> bool,
+) -> MasterStats {
+    let until = Instant::now() + limit;
+    let mut last: Option<String>;
+    loop {
+        match client.stats().await {
+            Ok(s) if pred(&s) => return s,
+            Ok(s) => last = Some(format!("{:?} workers={}", s.state, s.worker_count)),
+            Err(e) => last = Some(e.to_string()),
+        }
+        assert!(
+            Instant::now() < until,
+            "{what}: not within {limit:?}; last answer: {last:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Locust's own final numbers from the master's `--json-file` output.
+fn json_file_result(path: &Path) -> (i64, i64, f64) {
+    let text = fs::read_to_string(path).expect("json file");
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+    // Response times are float milliseconds; counts are integers.
+    let sum = |k: &str| {
+        entries
+            .iter()
+            .map(|e| e[k].as_f64().unwrap_or(0.0))
+            .sum::<f64>()
+    };
+    let requests = sum("num_requests");
+    let timed = requests - sum("num_none_requests");
+    let avg = sum("total_response_time") / timed.max(1.0);
+    (requests as i64, sum("num_failures") as i64, avg)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builders_invocation_runs_real_locust_and_the_client_reads_it() {
+    let _serial = SERIAL.lock().await;
+    let target = start_target().await;
+    let (run_time, autoquit) = (15u64, 8u64);
+    let test = locust_test(
+        2,
+        None,
+        &format!("{run_time}s"),
+        autoquit as i32,
+        Some("/locust"),
+        &format!("http://127.0.0.1:{target}"),
+    );
+    let mut run = Run::new(&test).await;
+    let t0 = Instant::now();
+    let master = run.start(Role::Master, "master");
+    let w1 = run.start(Role::Worker, "worker-1");
+    let w2 = run.start(Role::Worker, "worker-2");
+    let client = run.client(Some("/locust"));
+
+    // Both workers connect; the run starts by itself (`--autostart`, `--expect-workers=2`).
+    let s = poll_until(
+        &client,
+        Duration::from_secs(40),
+        "2 workers connected",
+        |s| s.worker_count == 2,
+    )
+    .await;
+    eprintln!("2 workers after {:?}", t0.elapsed());
+    assert_eq!(s.workers.len(), 2);
+    poll_until(&client, Duration::from_secs(15), "autostart", |s| {
+        matches!(s.state, RunnerState::Spawning | RunnerState::Running)
+    })
+    .await;
+    let started = Instant::now();
+
+    // A worker dies (SIGKILL, no goodbye): after three missed heartbeats the master marks it
+    // `missing` and its count drops, while the run goes on with the other worker.
+    run.procs.kill(w2);
+    let s = poll_until(
+        &client,
+        Duration::from_secs(12),
+        "worker count drops to 1",
+        |s| s.worker_count == 1,
+    )
+    .await;
+    eprintln!("1 worker {:?} into the run", started.elapsed());
+    assert_eq!(
+        s.state,
+        RunnerState::Running,
+        "the drop is seen during the run"
+    );
+
+    // Live numbers (Locust's current RPS needs a few seconds of traffic).
+    let s = poll_until(&client, Duration::from_secs(10), "live numbers", |s| {
+        s.state == RunnerState::Running && s.user_count == 10 && s.total_rps > 0.0
+    })
+    .await;
+    let l = live(&s);
+    eprintln!("running: {l:?}");
+    assert_eq!((l.users, l.connected_workers), (10, 1));
+    assert!(l.rps > 0.0 && l.failure_ratio > 0.0 && l.failure_ratio < 1.0);
+
+    // The base path is honoured: without it there is no stats API.
+    assert!(run.client(None).stats().await.is_err());
+
+    // The run stops at its run time.
+    let s = poll_until(
+        &client,
+        Duration::from_secs(run_time + 10),
+        "stopped at the run time",
+        |s| s.state == RunnerState::Stopped,
+    )
+    .await;
+    let stopped = Instant::now();
+    let ran = stopped - started;
+    eprintln!("stopped after {ran:?} (run time {run_time} s)");
+    assert!(
+        ran >= Duration::from_secs(run_time - 3) && ran <= Duration::from_secs(run_time + 5),
+        "ran {ran:?}"
+    );
+
+    // Final totals settle inside the autoquit window; the report is served there too.
+    let mut settler = Settler::new();
+    settler.observe(&s, stopped);
+    let mut result: Option<TestResult> = None;
+    let until = stopped + Duration::from_secs(autoquit);
+    while result.is_none() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        if let Ok(s) = client.stats().await {
+            result = settler.observe(&s, Instant::now());
+        }
+    }
+    let result = result.expect("final totals settled inside the autoquit window");
+    eprintln!("settled {:?} after the stop: {result:?}", stopped.elapsed());
+    let report = client.report().await.expect("report from /stats/report");
+    let report = String::from_utf8_lossy(&report);
+    assert!(
+        report.contains("<html") && report.contains("Locust"),
+        "report"
+    );
+
+    // The master quits after the autoquit window, with exit code 1 (requests failed).
+    let status = run
+        .procs
+        .wait(master, Duration::from_secs(autoquit + 15))
+        .await
+        .expect("master quits after autoquit");
+    let lived = stopped.elapsed();
+    eprintln!("master exited {status:?} {lived:?} after the stop");
+    assert!(
+        lived >= Duration::from_secs(autoquit - 3) && lived <= Duration::from_secs(autoquit + 8),
+        "autoquit {lived:?}"
+    );
+    assert_eq!(status.code(), Some(1), "failed requests give exit code 1");
+    assert!(client.stats().await.is_err(), "the master is gone");
+    let w1_status = run
+        .procs
+        .wait(w1, Duration::from_secs(20))
+        .await
+        .expect("the worker quits with the master");
+    eprintln!("worker-1 exited {w1_status:?}");
+
+    // The client's result is Locust's own final numbers.
+    let (requests, failures, avg) = json_file_result(&run.dir.path().join("results/stats.json"));
+    assert!(requests > 0 && failures > 0);
+    assert_eq!(result.total_requests, requests);
+    assert_eq!(result.failed_requests, failures);
+    assert!(
+        (result.average_response_time - avg).abs() <= 1e-6 * avg.max(1.0),
+        "avg {} vs {avg}",
+        result.average_response_time
+    );
+    assert!(result.p95_response_time.is_some() && result.p99_response_time.is_some());
+    assert!(result.requests_per_second.is_some_and(|r| r > 0.0));
+
+    // `--html` wrote the report as well.
+    let html = fs::read_to_string(run.dir.path().join("results/report.html")).expect("html");
+    assert!(html.contains("<html"));
+    eprintln!("whole run {:?}", t0.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_per_pod_counts_every_forked_worker() {
+    let _serial = SERIAL.lock().await;
+    let target = start_target().await;
+    let test = locust_test(
+        1,
+        Some(2),
+        "3s",
+        3,
+        None,
+        &format!("http://127.0.0.1:{target}"),
+    );
+    let mut run = Run::new(&test).await;
+    let t0 = Instant::now();
+    let master = run.start(Role::Master, "master");
+    let worker = run.start(Role::Worker, "worker");
+    let client = run.client(None);
+
+    let s = poll_until(&client, Duration::from_secs(40), "2 forked workers", |s| {
+        s.worker_count == 2
+    })
+    .await;
+    assert_eq!(
+        s.workers.len(),
+        2,
+        "one pod with --processes 2 is two workers"
+    );
+    poll_until(&client, Duration::from_secs(15), "autostart", |s| {
+        s.state == RunnerState::Running
+    })
+    .await;
+    let status = run
+        .procs
+        .wait(master, Duration::from_secs(30))
+        .await
+        .expect("master quits");
+    assert!(matches!(status.code(), Some(0 | 1)), "{status:?}");
+    run.procs
+        .wait(worker, Duration::from_secs(20))
+        .await
+        .expect("the forking worker quits with the master");
+    eprintln!("whole run {:?}", t0.elapsed());
+}
