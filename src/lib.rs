@@ -21,5 +21,6 @@ pub mod naming;
 pub mod server;
 pub mod status;
 pub mod telemetry;
+pub mod text;
 pub mod validation;
 pub mod yaml;

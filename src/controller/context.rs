@@ -128,7 +128,7 @@ impl Context {
                 EventType::Normal
             },
             reason: reason.into(),
-            note: Some(truncate(note, 1024)),
+            note: Some(crate::text::truncate(note, 1024)),
             action: "Reconcile".into(),
             secondary: None,
         };
@@ -144,17 +144,4 @@ fn key(test: &LocustTest) -> String {
         test.metadata.namespace.as_deref().unwrap_or_default(),
         test.metadata.name.as_deref().unwrap_or_default()
     )
-}
-
-/// Cuts `s` to at most `max` bytes on a character boundary.
-pub(crate) fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
 }

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use super::applied_spec::{self, APPLIED_SPEC_ANNOTATION};
 use super::children::{self, CreateOutcome, Existing};
-use super::context::{Context, FIELD_MANAGER, truncate};
+use super::context::{Context, FIELD_MANAGER};
 use super::error::Error;
 use crate::api::status::{LocustTestStatus, Phase};
 use crate::api::v2::LocustTest;
@@ -247,7 +247,7 @@ async fn blocked(
     retry: Option<Duration>,
 ) -> Result<Action, Error> {
     let (name, ns) = (test.name_any(), test.namespace().unwrap_or_default());
-    let message = truncate(message, 2048);
+    let message = crate::text::truncate(message, 2048);
     let mut new = previous.clone();
     new.phase.get_or_insert(Phase::Pending);
     let generation = test.metadata.generation.unwrap_or_default();

@@ -262,12 +262,7 @@ fn json_response(review: &ConversionReview) -> Response {
         .into_response()
 }
 
-/// Cuts a message to [`MAX_MESSAGE_CHARS`] characters.
+/// Cuts a message to [`MAX_MESSAGE_CHARS`] bytes.
 fn truncate(message: String) -> String {
-    if message.chars().count() <= MAX_MESSAGE_CHARS {
-        return message;
-    }
-    let mut short: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
-    short.push('…');
-    short
+    crate::text::truncate(message, MAX_MESSAGE_CHARS)
 }
