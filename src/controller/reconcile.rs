@@ -108,7 +108,13 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
         .is_some_and(|spec| applied_spec::drifted(&test, spec));
     let phase = previous.phase.unwrap_or(Phase::Pending);
 
-    let mut existing = children::observe(&ctx.client, &ns, &name).await?;
+    // A finished test's children are never looked at again (nor recreated): its status is
+    // final but for SpecDrifted.
+    let mut existing = if phase.is_terminal() {
+        Existing::default()
+    } else {
+        children::observe(&ctx.client, &ns, &name).await?
+    };
     let missing = existing.missing(&name);
     if !phase.is_terminal() && !missing.is_empty() {
         let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
