@@ -40,6 +40,13 @@ pub struct LocustTestStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<TestResult>,
 
+    /// Live numbers read from the Locust master while the test runs (absent when the
+    /// master's API cannot be reached). Updated only when they change noticeably (users
+    /// change, requests per second move by more than 10 %, the failure ratio by more than
+    /// one point), not on every poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveStatus>,
+
     /// Standard Kubernetes conditions: Ready, WorkersConnected, TestCompleted,
     /// PodsHealthy and SpecDrifted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -75,6 +82,18 @@ impl Phase {
             Phase::Failed => "Failed",
         }
     }
+}
+
+/// Live numbers of a running test, from the Locust master's `/stats/requests`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveStatus {
+    /// Users running.
+    pub users: i64,
+    /// Current requests per second (all endpoints).
+    pub requests_per_second: f64,
+    /// Failed requests over all requests so far (0 to 1).
+    pub failure_ratio: f64,
 }
 
 /// Summary of a finished test, taken from Locust's final statistics.

@@ -39,6 +39,11 @@ pub struct ControllerConfig {
     pub kube_api_qps: u64,
     /// Where `/healthz`, `/readyz` and `/metrics` are served over plain HTTP.
     pub health_addr: std::net::SocketAddr,
+    /// `MASTER_URL_TEMPLATE`: the Locust master's base URL, `http://host:port` with the
+    /// placeholders `{service}` and `{namespace}` (validated at start-up).
+    pub master_url_template: String,
+    /// `LOCUST_POLL_SECONDS`: how often a running test's master is polled.
+    pub locust_poll_interval: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +67,13 @@ struct Env {
     kube_api_qps: String,
     #[serde(default = "d_health")]
     health_addr: String,
+    master_url_template: Option<String>,
+    #[serde(default = "d_poll")]
+    locust_poll_seconds: String,
+}
+
+fn d_poll() -> String {
+    "5".into()
 }
 
 fn d_health() -> String {
@@ -121,6 +133,18 @@ impl ControllerConfig {
                 value: env.health_addr.clone(),
                 reason: "expected an address and port, for example 0.0.0.0:8081".into(),
             })?;
+        let master_url_template = env
+            .master_url_template
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| crate::locust::DEFAULT_MASTER_URL_TEMPLATE.to_string());
+        crate::locust::master_url(&master_url_template, "sample-master", "sample-ns", None)
+            .map_err(|e| ConfigError::Invalid {
+                var: crate::locust::MASTER_URL_TEMPLATE_ENV.into(),
+                value: master_url_template.clone(),
+                reason: e.to_string(),
+            })?;
+        let poll = number("LOCUST_POLL_SECONDS", &env.locust_poll_seconds, 1, 300)?;
         let log_format = match env.log_format.as_deref().map(str::trim) {
             None | Some("") => None,
             Some("json") => Some(LogFormat::Json),
@@ -162,6 +186,8 @@ impl ControllerConfig {
             log_format,
             kube_api_qps,
             health_addr,
+            master_url_template,
+            locust_poll_interval: Duration::from_secs(poll),
         })
     }
 }
@@ -187,6 +213,32 @@ mod tests {
         assert_eq!(c.identity, "op-1");
         assert_eq!(c.log_format, None);
         assert_eq!(c.kube_api_qps, 50);
+        assert_eq!(
+            c.master_url_template,
+            crate::locust::DEFAULT_MASTER_URL_TEMPLATE
+        );
+        assert_eq!(c.locust_poll_interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn master_url_template_and_poll_interval() {
+        let c = ControllerConfig::from_vars(vars(&[
+            ("MASTER_URL_TEMPLATE", "http://127.0.0.1:18089"),
+            ("LOCUST_POLL_SECONDS", "2"),
+        ]))
+        .expect("valid");
+        assert_eq!(c.master_url_template, "http://127.0.0.1:18089");
+        assert_eq!(c.locust_poll_interval, Duration::from_secs(2));
+        for bad in ["https://{service}:8089", "{service}:8089", "http://{svc}:1"] {
+            let e =
+                ControllerConfig::from_vars(vars(&[("MASTER_URL_TEMPLATE", bad)])).expect_err(bad);
+            assert!(e.to_string().contains("MASTER_URL_TEMPLATE"), "{e}");
+        }
+        for bad in ["0", "301", "x"] {
+            let e =
+                ControllerConfig::from_vars(vars(&[("LOCUST_POLL_SECONDS", bad)])).expect_err(bad);
+            assert!(e.to_string().contains("LOCUST_POLL_SECONDS"), "{e}");
+        }
     }
 
     #[test]

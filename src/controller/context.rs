@@ -29,6 +29,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Readiness flags (served on `/readyz`).
     pub readiness: Readiness,
+    /// Pollers of the running tests' Locust masters (stopped with the context).
+    pub pollers: super::locust_poll::Pollers,
     recorder: Recorder,
     leader: watch::Receiver<bool>,
     synced: std::sync::atomic::AtomicUsize,
@@ -61,6 +63,7 @@ impl Context {
             settings,
             metrics,
             readiness,
+            pollers: super::locust_poll::Pollers::new(),
             leader,
             synced: std::sync::atomic::AtomicUsize::new(0),
             written: std::sync::Mutex::default(),

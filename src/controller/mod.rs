@@ -9,6 +9,7 @@ mod applied_spec;
 mod children;
 mod context;
 mod error;
+mod locust_poll;
 mod reconcile;
 mod references;
 
@@ -51,6 +52,7 @@ pub async fn run(
             .collect()
     };
     futures::future::join_all(controllers).await;
+    ctx.pollers.stop_all();
     ctx.readiness.set_controller_not_synced();
     ctx.metrics.forget_all();
 }
@@ -95,8 +97,29 @@ async fn controller_for(
         }
     });
     let forget = ctx.clone();
+    // Reconciles asked for by the Locust pollers (of this controller's namespace).
+    let only_ns = ns.map(str::to_owned);
+    let polled = futures::stream::unfold(ctx.pollers.subscribe(), move |mut rx| {
+        let only_ns = only_ns.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(obj)
+                        if only_ns
+                            .as_deref()
+                            .is_none_or(|n| obj.namespace.as_deref() == Some(n)) =>
+                    {
+                        return Some((obj, rx));
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
     controller
         .with_config(config)
+        .reconcile_on(polled)
         .owns(api::<Job>(client, ns), ours.clone())
         .owns(api::<Service>(client, ns), ours.clone())
         .watches(api::<Pod>(client, ns), ours, |pod: Pod| {
@@ -116,6 +139,7 @@ async fn controller_for(
                         let ns = obj.namespace.as_deref().unwrap_or_default();
                         ctx.metrics.forget(ns, &obj.name);
                         ctx.forget_status(ns, &obj.name);
+                        ctx.pollers.stop(ns, &obj.name);
                     }
                     Err(other) => warn!(error = %other, "controller error"),
                     Ok(_) => {}

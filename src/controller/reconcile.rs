@@ -57,12 +57,16 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
     if test.metadata.deletion_timestamp.is_some() {
         // Children go with the CR through owner references.
         ctx.forget_status(&test.namespace().unwrap_or_default(), &test.name_any());
+        ctx.pollers
+            .stop(&test.namespace().unwrap_or_default(), &test.name_any());
         ctx.metrics
             .forget(&test.namespace().unwrap_or_default(), &test.name_any());
         return Ok(Action::await_change());
     }
     if !ctx.is_leader() {
-        // A non-leader never writes.
+        // A non-leader never writes (nor polls Locust for a status it cannot write).
+        ctx.pollers
+            .stop(&test.namespace().unwrap_or_default(), &test.name_any());
         return Ok(Action::await_change());
     }
     let name = test
@@ -208,7 +212,11 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
     } else {
         test.metadata.generation.unwrap_or_default()
     };
-    let observed = to_observed(existing.clone(), generation, &started);
+    let uid = test.metadata.uid.clone().unwrap_or_default();
+    let snapshot = ctx.pollers.snapshot(&ns, &name, &uid).unwrap_or_default();
+    let mut observed = to_observed(existing.clone(), generation, &started);
+    observed.master = snapshot.master;
+    observed.final_result = snapshot.result;
     let mut new = status::derive(
         &previous,
         &observed,
@@ -217,6 +225,11 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
         ctx.settings.pod_health_grace,
     );
     let drift_changed = set_spec_drifted(&mut new, drift, generation, &now);
+    match new.phase {
+        Some(Phase::Running) => start_polling(&ctx, &started, &ns, &name, &uid),
+        Some(p) if p.is_terminal() => ctx.pollers.stop(&ns, &name),
+        _ => {}
+    }
 
     if new.phase == Some(Phase::Failed) && phase != Phase::Failed {
         children::stop_pods(&ctx.client, &ns, &existing).await?;
@@ -239,6 +252,27 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
         .await;
     }
     Ok(next_action(&new, ctx.settings.pod_health_grace))
+}
+
+/// Starts the poller of the test's Locust master (once per object).
+fn start_polling(ctx: &Context, started: &LocustTest, ns: &str, name: &str, uid: &str) {
+    let base_path = started
+        .spec
+        .web_ui
+        .as_ref()
+        .and_then(|w| w.base_path.as_deref());
+    let service = crate::naming::master_name(name);
+    match crate::locust::master_url(&ctx.settings.master_url_template, &service, ns, base_path) {
+        Ok(url) => ctx.pollers.ensure(
+            ns,
+            name,
+            uid,
+            crate::locust::LocustClient::new(url),
+            ctx.settings.locust_poll_interval,
+        ),
+        // The template was validated at start-up; only the base path can be wrong here.
+        Err(e) => warn!(error = %e, "cannot poll the Locust master"),
+    }
 }
 
 /// Writes a blocking condition (invalid spec, missing ConfigMap, refused create) and waits:
@@ -342,6 +376,8 @@ fn to_observed(existing: Existing, generation: i64, started: &LocustTest) -> Obs
         worker_pods: existing.worker_pods,
         processes_per_pod: started.spec.worker.processes_per_pod.unwrap_or(1),
         pod_warnings: Vec::new(),
+        master: None,
+        final_result: None,
     }
 }
 

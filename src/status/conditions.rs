@@ -31,6 +31,12 @@ pub mod reason {
     pub const ALL_WORKERS_CONNECTED: &str = "AllWorkersConnected";
     /// WorkersConnected: fewer workers than expected are connected.
     pub const WORKERS_MISSING: &str = "WorkersMissing";
+    /// WorkersConnected: the master's API was unreachable; all expected worker pods are
+    /// Ready.
+    pub const WORKERS_CONNECTED_FROM_PODS: &str = "WorkersConnectedFromPods";
+    /// WorkersConnected: the master's API was unreachable; fewer worker pods than
+    /// expected are Ready.
+    pub const WORKERS_MISSING_FROM_PODS: &str = "WorkersMissingFromPods";
     /// WorkersConnected after the test ended: nobody is connected any more, as expected.
     pub const TEST_FINISHED: &str = "TestFinished";
     /// TestCompleted: the test has not finished.

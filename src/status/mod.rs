@@ -28,7 +28,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::api::status::{LocustTestStatus, Phase};
+use crate::api::status::{LiveStatus, LocustTestStatus, Phase, TestResult};
 use crate::builders::Role;
 pub use conditions::set_condition;
 use conditions::{FALSE, TRUE, UNKNOWN, condition, reason};
@@ -70,6 +70,65 @@ pub struct Observed {
     pub processes_per_pod: i32,
     /// Warning events about the test's pods, if the controller collects them.
     pub pod_warnings: Vec<PodWarning>,
+    /// What the Locust master's API last said; `None` when it could not be reached (or
+    /// was not asked yet): workers are then counted from Ready worker pods.
+    pub master: Option<MasterView>,
+    /// The final result once the master's totals settled after the run stopped.
+    pub final_result: Option<TestResult>,
+}
+
+/// What the Locust master reports about a running test.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MasterView {
+    /// Workers the master reports connected (`worker_count`).
+    pub connected_workers: i32,
+    /// Users running.
+    pub users: i64,
+    /// Current requests per second.
+    pub requests_per_second: f64,
+    /// Failed over all requests so far (0..1).
+    pub failure_ratio: f64,
+}
+
+impl MasterView {
+    /// The view of a `/stats/requests` answer's live numbers.
+    pub fn from_live(live: &crate::locust::LiveStats) -> Self {
+        MasterView {
+            connected_workers: i32::try_from(live.connected_workers).unwrap_or(i32::MAX),
+            users: i64::try_from(live.users).unwrap_or(i64::MAX),
+            requests_per_second: live.rps,
+            failure_ratio: live.failure_ratio,
+        }
+    }
+
+    /// The live numbers for the status (rounded, so noise does not show).
+    pub fn live_status(&self) -> LiveStatus {
+        let round = |v: f64, scale: f64| {
+            if v.is_finite() {
+                (v * scale).round() / scale
+            } else {
+                0.0
+            }
+        };
+        LiveStatus {
+            users: self.users,
+            requests_per_second: round(self.requests_per_second, 100.0),
+            failure_ratio: round(self.failure_ratio, 10_000.0),
+        }
+    }
+}
+
+/// Whether `new` differs enough from `old` to be written: users changed, the requests
+/// per second moved by more than 10 % (of at least 1 request per second), or the failure
+/// ratio by more than 0.01.
+pub fn live_changed(old: Option<&LiveStatus>, new: &LiveStatus) -> bool {
+    let Some(old) = old else {
+        return true;
+    };
+    old.users != new.users
+        || (new.requests_per_second - old.requests_per_second).abs()
+            > 0.1 * old.requests_per_second.max(1.0)
+        || (new.failure_ratio - old.failure_ratio).abs() > 0.01
 }
 
 /// Whether `grace` has passed between `since` and `now`.
@@ -189,8 +248,14 @@ fn failure_or_success(
 /// `expected_workers` is [`crate::builders::expected_workers`] of the spec the test was
 /// started from; `grace` is how long pods may stay unhealthy (pending, unschedulable, image
 /// pull errors, …) before the test fails. A terminal `previous` is returned unchanged.
-/// Conditions this function does not own (such as `SpecDrifted`) are kept as they are;
-/// `result` is carried over.
+/// Conditions this function does not own (such as `SpecDrifted`) are kept as they are.
+///
+/// Workers: when `observed.master` is known, `connectedWorkers` is the master's count
+/// (reasons `AllWorkersConnected` / `WorkersMissing`); otherwise Ready worker pods are
+/// counted (reasons `WorkersConnectedFromPods` / `WorkersMissingFromPods`). `live` follows
+/// the master (cleared when it cannot be reached, kept when the change is small, see
+/// [`live_changed`]); `result` is the previous one or else `observed.final_result`, also
+/// when the test is already terminal.
 pub fn derive(
     previous: &LocustTestStatus,
     observed: &Observed,
@@ -200,7 +265,11 @@ pub fn derive(
 ) -> LocustTestStatus {
     let prev_phase = previous.phase.unwrap_or(Phase::Pending);
     if prev_phase.is_terminal() {
-        return previous.clone();
+        let mut same = previous.clone();
+        if same.result.is_none() {
+            same.result = observed.final_result.clone();
+        }
+        return same;
     }
     let generation = observed.generation;
     let problems = pod_problems(observed, now, grace);
@@ -242,9 +311,12 @@ pub fn derive(
         .count();
     let ready_pods = i32::try_from(ready_pods).unwrap_or(i32::MAX);
     let expected = expected_workers.max(0);
-    let connected = ready_pods
+    let from_pods = ready_pods
         .saturating_mul(observed.processes_per_pod.max(1))
         .min(expected);
+    let connected = observed
+        .master
+        .map_or(from_pods, |m| m.connected_workers.max(0));
 
     let mut conds = previous.conditions.clone();
     let mut set = |c| {
@@ -279,7 +351,22 @@ pub fn derive(
     });
 
     // WorkersConnected
-    let workers_msg = format!("{connected}/{expected} workers connected");
+    let (workers_msg, all_reason, missing_reason) = if observed.master.is_some() {
+        (
+            format!("{connected}/{expected} workers connected"),
+            reason::ALL_WORKERS_CONNECTED,
+            reason::WORKERS_MISSING,
+        )
+    } else {
+        (
+            format!(
+                "{connected}/{expected} workers connected, counted from Ready worker pods: \
+                 the master's API was unreachable"
+            ),
+            reason::WORKERS_CONNECTED_FROM_PODS,
+            reason::WORKERS_MISSING_FROM_PODS,
+        )
+    };
     set(if phase.is_terminal() {
         condition(
             conditions::WORKERS_CONNECTED,
@@ -292,7 +379,7 @@ pub fn derive(
         condition(
             conditions::WORKERS_CONNECTED,
             TRUE,
-            reason::ALL_WORKERS_CONNECTED,
+            all_reason,
             workers_msg,
             generation,
         )
@@ -300,7 +387,7 @@ pub fn derive(
         condition(
             conditions::WORKERS_CONNECTED,
             FALSE,
-            reason::WORKERS_MISSING,
+            missing_reason,
             workers_msg,
             generation,
         )
@@ -377,7 +464,21 @@ pub fn derive(
         start_time,
         completion_time: previous.completion_time.clone().or(completion_time),
         observed_generation: Some(generation),
-        result: previous.result.clone(),
+        result: previous
+            .result
+            .clone()
+            .or_else(|| observed.final_result.clone()),
+        live: match observed.master {
+            Some(m) if !phase.is_terminal() => {
+                let new = m.live_status();
+                if live_changed(previous.live.as_ref(), &new) {
+                    Some(new)
+                } else {
+                    previous.live.clone()
+                }
+            }
+            _ => None,
+        },
         conditions: conds,
     }
 }

@@ -381,12 +381,22 @@ fn unhealthy_pods_fail_the_test_only_after_the_grace_period() {
     );
 }
 
+fn master(connected: i32) -> Option<MasterView> {
+    Some(MasterView {
+        connected_workers: connected,
+        users: 10,
+        requests_per_second: 20.0,
+        failure_ratio: 0.0,
+    })
+}
+
 #[test]
 fn pending_workers_are_not_connected() {
-    let obs = with_pods(
+    let mut obs = with_pods(
         vec![master_ready()],
         vec![pod("w-0").ready(10).build(), pod("w-1").build()],
     );
+    obs.master = master(1);
     let s = &run(&[(20, obs)])[0];
     assert_eq!(s.phase, Some(Phase::Running));
     assert_eq!(s.expected_workers, Some(2));
@@ -398,6 +408,45 @@ fn pending_workers_are_not_connected() {
     );
     assert_eq!(c.message, "1/2 workers connected");
 
+    let mut obs = with_pods(
+        vec![master_ready()],
+        vec![pod("w-0").ready(10).build(), pod("w-1").ready(11).build()],
+    );
+    obs.master = master(2);
+    let s = &run(&[(20, obs)])[0];
+    let c = cond(s, WORKERS_CONNECTED);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        (TRUE, "AllWorkersConnected")
+    );
+    assert_eq!(c.message, "2/2 workers connected");
+}
+
+#[test]
+fn without_the_master_ready_worker_pods_are_counted_and_the_reason_says_so() {
+    let obs = with_pods(
+        vec![master_ready()],
+        vec![pod("w-0").ready(10).build(), pod("w-1").build()],
+    );
+    let s = &run(&[(20, obs)])[0];
+    assert_eq!(s.connected_workers, Some(1));
+    let c = cond(s, WORKERS_CONNECTED);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        (FALSE, "WorkersMissingFromPods")
+    );
+    assert!(
+        c.message.starts_with("1/2 workers connected"),
+        "{}",
+        c.message
+    );
+    assert!(
+        c.message.contains("master's API was unreachable"),
+        "{}",
+        c.message
+    );
+    assert_eq!(s.live, None);
+
     let obs = with_pods(
         vec![master_ready()],
         vec![pod("w-0").ready(10).build(), pod("w-1").ready(11).build()],
@@ -406,9 +455,103 @@ fn pending_workers_are_not_connected() {
     let c = cond(s, WORKERS_CONNECTED);
     assert_eq!(
         (c.status.as_str(), c.reason.as_str()),
-        (TRUE, "AllWorkersConnected")
+        (TRUE, "WorkersConnectedFromPods")
     );
-    assert_eq!(c.message, "2/2 workers connected");
+    assert_eq!(s.connected_workers, Some(2));
+}
+
+#[test]
+fn the_master_count_wins_over_ready_pods() {
+    let ready = || {
+        with_pods(
+            vec![master_ready()],
+            vec![pod("w-0").ready(10).build(), pod("w-1").ready(11).build()],
+        )
+    };
+    let mut one = ready();
+    one.master = master(1);
+    let mut two = ready();
+    two.master = master(2);
+    let s = run(&[(20, two), (30, one), (40, ready())]);
+    let workers: Vec<_> = s.iter().map(|s| s.connected_workers).collect();
+    assert_eq!(workers, [Some(2), Some(1), Some(2)]);
+    let reasons: Vec<_> = s
+        .iter()
+        .map(|s| cond(s, WORKERS_CONNECTED).reason.clone())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "AllWorkersConnected",
+            "WorkersMissing",
+            "WorkersConnectedFromPods"
+        ]
+    );
+}
+
+#[test]
+fn live_numbers_are_written_only_when_they_change_noticeably() {
+    let at_rps = |users: i64, rps: f64| {
+        let mut o = with_pods(vec![master_ready()], vec![]);
+        o.master = Some(MasterView {
+            connected_workers: 2,
+            users,
+            requests_per_second: rps,
+            failure_ratio: 0.05,
+        });
+        o
+    };
+    let s = run(&[
+        (10, at_rps(10, 20.0)),
+        (15, at_rps(10, 21.0)),
+        (20, at_rps(10, 23.5)),
+        (25, at_rps(5, 23.5)),
+        (30, with_pods(vec![master_ready()], vec![])),
+    ]);
+    let live: Vec<_> = s
+        .iter()
+        .map(|s| s.live.as_ref().map(|l| (l.users, l.requests_per_second)))
+        .collect();
+    assert_eq!(
+        live,
+        [
+            Some((10, 20.0)),
+            Some((10, 20.0)),
+            Some((10, 23.5)),
+            Some((5, 23.5)),
+            None
+        ]
+    );
+    assert_eq!(s[0].live.as_ref().map(|l| l.failure_ratio), Some(0.05));
+    assert_eq!(s[0], s[1], "a small change rewrites nothing");
+}
+
+#[test]
+fn the_final_result_is_kept_and_reaches_a_finished_test() {
+    let result = crate::api::status::TestResult {
+        total_requests: 30,
+        failed_requests: 3,
+        average_response_time: 1.75,
+        ..Default::default()
+    };
+    let mut with_result = with_pods(vec![master_ready()], vec![]);
+    with_result.final_result = Some(result.clone());
+    let s = run(&[
+        (10, with_pods(vec![master_ready()], vec![])),
+        (20, with_result),
+        (30, with_pods(vec![master_ready()], vec![])),
+    ]);
+    assert_eq!(s[0].result, None);
+    assert_eq!(s[1].result.as_ref(), Some(&result));
+    assert_eq!(s[2].result.as_ref(), Some(&result), "kept once set");
+
+    // A result that settles after the test finished still reaches the status.
+    let done = run(&[(60, finished_master("Complete", "CompletionsReached", 50))]);
+    let mut late = finished_master("Complete", "CompletionsReached", 50);
+    late.final_result = Some(result.clone());
+    let s = derive(&done[0], &late, 2, &at(70), GRACE);
+    assert_eq!(s.result.as_ref(), Some(&result));
+    assert_eq!(s.phase, Some(Phase::Succeeded));
 }
 
 #[test]

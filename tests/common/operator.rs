@@ -75,6 +75,8 @@ impl OperatorOptions {
             "RUST_LOG",
             "HEALTH_ADDR",
             "WEBHOOK_MODE",
+            "MASTER_URL_TEMPLATE",
+            "LOCUST_POLL_SECONDS",
         ]
         .iter()
         .flat_map(|v| ["-u".to_owned(), (*v).to_owned()])

@@ -352,6 +352,11 @@ fn metadata_and_status_pass_through() {
         expected_workers: Some(2),
         connected_workers: Some(1),
         observed_generation: Some(4),
+        live: Some(crate::api::status::LiveStatus {
+            users: 10,
+            requests_per_second: 19.5,
+            failure_ratio: 0.1,
+        }),
         conditions: vec![Condition {
             type_: "Ready".into(),
             status: "True".into(),

@@ -28,7 +28,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::strategy::BoxedStrategy as Gen;
 
-use crate::api::status::{LocustTestStatus, Phase, TestResult};
+use crate::api::status::{LiveStatus, LocustTestStatus, Phase, TestResult};
 use crate::api::{v1, v2};
 
 // ---------------------------------------------------------------------------------------
@@ -150,6 +150,16 @@ fn test_result() -> Gen<TestResult> {
         .boxed()
 }
 
+fn live_status() -> Gen<LiveStatus> {
+    (0i64..100_000, float(), float())
+        .prop_map(|(users, rps, ratio)| LiveStatus {
+            users,
+            requests_per_second: rps,
+            failure_ratio: ratio,
+        })
+        .boxed()
+}
+
 pub(super) fn status() -> Gen<LocustTestStatus> {
     let phase = select(vec![
         Phase::Pending,
@@ -166,9 +176,20 @@ pub(super) fn status() -> Gen<LocustTestStatus> {
         maybe(1i64..100),
         maybe(test_result()),
         vec(condition(), 0..3),
+        maybe(live_status()),
     )
         .prop_map(
-            |(phase, expected, connected, start, completion, generation, result, conditions)| {
+            |(
+                phase,
+                expected,
+                connected,
+                start,
+                completion,
+                generation,
+                result,
+                conditions,
+                live,
+            )| {
                 LocustTestStatus {
                     phase,
                     expected_workers: expected,
@@ -177,6 +198,7 @@ pub(super) fn status() -> Gen<LocustTestStatus> {
                     completion_time: completion,
                     observed_generation: generation,
                     result,
+                    live,
                     conditions,
                 }
             },
