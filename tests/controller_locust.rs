@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::local_locust::{LOCUSTFILE, free_port, kill_group, locust_bin, start_target};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,67 +23,7 @@ use kube::Client;
 use locust_k8s_operator::api::status::Phase;
 use locust_k8s_operator::api::v2::LocustTest;
 
-/// The pinned Locust version (keep in step with `tests/locust/requirements.txt`).
-const LOCUST_VERSION: &str = "2.43.1";
-const LOCUSTFILE: &str = include_str!("locust/locustfile.py");
 const STATUS: Duration = Duration::from_secs(60);
-
-/// The `locust` executable: `LOCUST_BIN`, or the venv `tests/locust/install.sh` creates.
-fn locust_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("LOCUST_BIN") {
-        return PathBuf::from(bin);
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .expect("HOME or XDG_CACHE_HOME is set");
-    let venv = cache
-        .join("locust-k8s-operator")
-        .join(format!("venv-locust-{LOCUST_VERSION}"));
-    let bin = venv.join("bin").join("locust");
-    assert!(
-        bin.is_file() && venv.join(".installed").is_file(),
-        "Locust {LOCUST_VERSION} is not installed (looked for {}): run tests/locust/install.sh",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// The target: `/ok` answers 200, everything else 500.
-async fn start_target() -> u16 {
-    use http_body_util::Full;
-    use hyper::body::Bytes;
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind target");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|req: hyper::Request<_>| async move {
-                    let status = if req.uri().path() == "/ok" { 200 } else { 500 };
-                    hyper::Response::builder()
-                        .status(status)
-                        .body(Full::new(Bytes::from_static(b"hi")))
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    port
-}
 
 /// Local Locust processes, each in its own process group, killed when dropped (their
 /// logs printed when the test panics).
@@ -146,16 +88,6 @@ impl Locust {
     fn path(&self, file: &str) -> PathBuf {
         self.dir.path().join(file)
     }
-}
-
-fn kill_group(child: &mut Child) {
-    if child.try_wait().ok().flatten().is_none() {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", child.id())])
-            .status();
-        let _ = child.kill();
-    }
-    let _ = child.wait();
 }
 
 impl Drop for Locust {

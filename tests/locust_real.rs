@@ -19,6 +19,8 @@
 //!
 //! Every process runs in its own process group, killed at the end (also on panic).
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -34,40 +36,12 @@ use locust_k8s_operator::locust::{
 };
 use serde_json::json;
 
-/// The pinned Locust version (keep in step with `tests/locust/requirements.txt`).
-const LOCUST_VERSION: &str = "2.43.1";
-/// The locustfile copied into the mapped test-files folder.
-const LOCUSTFILE: &str = include_str!("locust/locustfile.py");
+use common::local_locust::{
+    LOCUST_VERSION, LOCUSTFILE, free_port, kill_group, locust_bin, start_target,
+};
+
 /// The real runs share two cores and check timings: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The `locust` executable: `LOCUST_BIN`, or the venv `tests/locust/install.sh` creates.
-fn locust_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("LOCUST_BIN") {
-        let bin = PathBuf::from(bin);
-        assert!(
-            bin.is_file(),
-            "LOCUST_BIN={} does not exist; run tests/locust/install.sh",
-            bin.display()
-        );
-        return bin;
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .expect("HOME or XDG_CACHE_HOME is set");
-    let venv = cache
-        .join("locust-k8s-operator")
-        .join(format!("venv-locust-{LOCUST_VERSION}"));
-    let bin = venv.join("bin").join("locust");
-    assert!(
-        bin.is_file() && venv.join(".installed").is_file(),
-        "Locust {LOCUST_VERSION} is not installed (looked for {}): run `tests/locust/install.sh` \
-         (needs python3 and PyPI; `.ci/run` does it) or set LOCUST_BIN to a locust executable",
-        bin.display()
-    );
-    bin
-}
 
 /// A free TCP port on 127.0.0.1 whose successor is free too (the master binds both).
 fn free_port_pair() -> u16 {
@@ -79,42 +53,6 @@ fn free_port_pair() -> u16 {
         }
     }
     panic!("no two consecutive free ports");
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// The target: `/ok` answers 200, everything else 500.
-async fn start_target() -> u16 {
-    use http_body_util::Full;
-    use hyper::body::Bytes;
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind target");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|req: hyper::Request<_>| async move {
-                    let status = if req.uri().path() == "/ok" { 200 } else { 500 };
-                    hyper::Response::builder()
-                        .status(status)
-                        .body(Full::new(Bytes::from_static(b"hi")))
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    port
 }
 
 /// The test, modelled on `examples/full-v2.yaml` (without the fields a local run cannot
@@ -287,18 +225,6 @@ impl Procs {
         }
         None
     }
-}
-
-fn kill_group(child: &mut Child) {
-    if child.try_wait().ok().flatten().is_none() {
-        // The process group of a child we started (`process_group(0)`): includes the
-        // processes a worker forks for `--processes`.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", child.id())])
-            .status();
-        let _ = child.kill();
-    }
-    let _ = child.wait();
 }
 
 impl Drop for Procs {

@@ -7,9 +7,10 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::local_locust::free_port;
 use common::operator::{Operator, OperatorOptions};
 use common::{eventually, wait_phase};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -22,13 +23,6 @@ use locust_k8s_operator::crd::{CRD_NAME, crd};
 use locust_k8s_operator::manifest::{AnyLocustTest, parse_documents};
 use test_cluster::fixtures::invalid_cases;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// A plain HTTP GET on loopback: (status code, body).
 async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {

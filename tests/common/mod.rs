@@ -4,6 +4,7 @@
 //! `mod common;` and uses a part of it.
 #![allow(dead_code)]
 
+pub mod local_locust;
 pub mod operator;
 
 use std::collections::BTreeMap;
