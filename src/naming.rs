@@ -15,6 +15,8 @@ pub const MAX_LABEL_LEN: usize = 63;
 pub const MASTER_SUFFIX: &str = "-master";
 /// Suffix of the worker Job.
 pub const WORKER_SUFFIX: &str = "-worker";
+/// Suffix of the report ConfigMap's name (no longer than [`WORKER_SUFFIX`]).
+pub const REPORT_SUFFIX: &str = "-report";
 /// Longest base name: leaves room for the longest suffix.
 pub const MAX_BASE_LEN: usize = MAX_LABEL_LEN - WORKER_SUFFIX.len();
 /// Prefix for names that do not start with a letter.
@@ -90,6 +92,11 @@ pub fn worker_name(cr_name: &str) -> String {
     format!("{}{WORKER_SUFFIX}", base_name(cr_name))
 }
 
+/// Name of the ConfigMap keeping a finished test's statistics and HTML report.
+pub fn report_name(cr_name: &str) -> String {
+    format!("{}{REPORT_SUFFIX}", base_name(cr_name))
+}
+
 /// Value of the labels that name the test on its pods: the CR name itself when it is a
 /// valid label value, the base name otherwise.
 pub fn test_label_value(cr_name: &str) -> String {
@@ -123,7 +130,10 @@ mod tests {
     fn plain_names_are_kept() {
         assert_eq!(master_name("demo"), "demo-master");
         assert_eq!(worker_name("demo"), "demo-worker");
+        assert_eq!(report_name("demo"), "demo-report");
         assert_eq!(test_label_value("demo"), "demo");
+        let long = "x".repeat(MAX_BASE_LEN);
+        assert_eq!(report_name(&long).len(), MAX_LABEL_LEN);
     }
 
     #[test]

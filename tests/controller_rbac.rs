@@ -83,7 +83,7 @@ fn the_rules_are_exactly_the_documented_ones() {
         ),
         ("", "services", &["get", "list", "watch", "create"]),
         ("", "pods", &["get", "list", "watch"]),
-        ("", "configmaps", &["get"]),
+        ("", "configmaps", &["get", "create", "patch"]),
         ("events.k8s.io", "events", &["create", "patch"]),
         (
             "coordination.k8s.io",
@@ -167,6 +167,7 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         ("", "services", None, "create"),
         ("", "pods", None, "watch"),
         ("", "configmaps", None, "get"),
+        ("", "configmaps", None, "patch"),
         ("events.k8s.io", "events", None, "create"),
         ("coordination.k8s.io", "leases", None, "update"),
     ] {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::local_locust::free_port;
 use common::operator::{Operator, OperatorOptions};
-use common::{eventually, wait_phase};
+use common::{eventually, http_get, sample, wait_phase};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -22,43 +22,6 @@ use locust_k8s_operator::conversion::V2_SPEC_ANNOTATION;
 use locust_k8s_operator::crd::{CRD_NAME, crd};
 use locust_k8s_operator::manifest::{AnyLocustTest, parse_documents};
 use test_cluster::fixtures::invalid_cases;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A plain HTTP GET on loopback: (status code, body).
-async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .await
-        .map_err(|e| e.to_string())?;
-    let code = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("not an HTTP response: {response:.80}"))?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((code, body))
-}
-
-/// The value of an unlabelled-or-labelled sample line `name{labels} value` in `/metrics`.
-fn sample(metrics: &str, name_and_labels: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
 
 /// Installs the generated CRD as shipped: conversion `strategy: Webhook`.
 async fn install_webhook_crd(client: &Client) {

@@ -40,6 +40,13 @@ pub struct LocustTestStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<TestResult>,
 
+    /// Name of the ConfigMap (owned by the test, so deleted with it) that keeps the final
+    /// statistics (`stats.json`, the master's last `/stats/requests` answer) and the HTML
+    /// report (`report.html.gz`, gzip in binaryData). Save the report with:
+    /// `kubectl get configmap <name> -o jsonpath='{.binaryData.report\.html\.gz}' | base64 -d | gunzip > report.html`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_config_map: Option<String>,
+
     /// Live numbers read from the Locust master while the test runs (absent when the
     /// master's API cannot be reached). Updated only when they change noticeably (users
     /// change, requests per second move by more than 10 %, the failure ratio by more than
@@ -48,7 +55,11 @@ pub struct LocustTestStatus {
     pub live: Option<LiveStatus>,
 
     /// Standard Kubernetes conditions: Ready, WorkersConnected, TestCompleted,
-    /// PodsHealthy and SpecDrifted.
+    /// PodsHealthy and SpecDrifted. When the test failed, Ready's reason says why:
+    /// TestFailed (Locust failed the run; the message has the numbers), ThresholdsBreached,
+    /// WorkersNotConnected, ResultUnavailable, MasterFailed, WorkersFailed, or a pod
+    /// problem (ImagePullError, ConfigurationError, CrashLoopBackOff, OOMKilled,
+    /// SchedulingError).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,

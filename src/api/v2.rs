@@ -135,6 +135,12 @@ pub struct LocustTestSpec {
     /// Pod and container security contexts for the Locust pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<SecuritySpec>,
+
+    /// Pass/fail limits the operator checks against Locust's final statistics. A run that
+    /// breaks one ends `Failed` with reason `ThresholdsBreached`, so `kubectl wait` gives a
+    /// CI pipeline a real verdict. Unset: Locust's own exit code decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<ThresholdsSpec>,
 }
 
 /// Every volumeMounts[].name must be the name of an entry of volumes.
@@ -199,6 +205,14 @@ pub struct MasterSpec {
     /// Default: enabled, 60 seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoquit: Option<AutoquitSpec>,
+
+    /// Seconds the master waits for all its workers before it gives up and the test fails
+    /// with reason `WorkersNotConnected` (`--expect-workers-max-wait`). 0 waits forever.
+    /// Default: the operator's `EXPECT_WORKERS_MAX_WAIT_SECONDS` (300 unless configured).
+    /// Ignored when extraArgs already pass `--expect-workers-max-wait`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub expect_workers_max_wait: Option<i32>,
 
     /// Extra arguments appended last to the master's command line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -514,4 +528,36 @@ pub struct SecuritySpec {
     /// Security context of the Locust containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_security_context: Option<SecurityContext>,
+}
+
+/// Limits on the final statistics of a run; every limit is optional and checked only
+/// when set. Response times are in milliseconds.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.maxFailureRatio) || has(self.maxAverageResponseTime) || has(self.maxP95ResponseTime) || has(self.maxP99ResponseTime) || has(self.minRequestsPerSecond)").message("thresholds: set at least one limit (maxFailureRatio, maxAverageResponseTime, maxP95ResponseTime, maxP99ResponseTime or minRequestsPerSecond), or remove thresholds").reason(Reason::FieldValueRequired))]
+pub struct ThresholdsSpec {
+    /// Highest share of failed requests, from 0 to 1 (0.01 = 1 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub max_failure_ratio: Option<f64>,
+
+    /// Highest average response time over all requests, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_average_response_time: Option<f64>,
+
+    /// Highest 95th percentile response time, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_p95_response_time: Option<f64>,
+
+    /// Highest 99th percentile response time, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_p99_response_time: Option<f64>,
+
+    /// Lowest average requests per second over the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub min_requests_per_second: Option<f64>,
 }

@@ -85,9 +85,34 @@ pub(crate) fn otel_enabled(spec: &LocustTestSpec) -> bool {
         .is_some_and(|o| o.enabled)
 }
 
+/// Locust's flag bounding the wait for workers.
+const MAX_WAIT_FLAG: &str = "--expect-workers-max-wait";
+
+/// How long the master waits for its workers (`--expect-workers-max-wait`), in seconds:
+/// `master.expectWorkersMaxWait`, else the operator's `default` (from
+/// `EXPECT_WORKERS_MAX_WAIT_SECONDS`). `None` when the wait is unbounded (0) or the
+/// master's extraArgs pass the flag themselves (the operator then adds nothing).
+pub fn expect_workers_max_wait(spec: &LocustTestSpec, default: u32) -> Option<u32> {
+    let user_flag = spec
+        .master
+        .extra_args
+        .iter()
+        .flatten()
+        .any(|a| a == MAX_WAIT_FLAG || a.starts_with(&format!("{MAX_WAIT_FLAG}=")));
+    if user_flag {
+        return None;
+    }
+    let wait = spec
+        .master
+        .expect_workers_max_wait
+        .map_or(default, |w| u32::try_from(w).unwrap_or(0));
+    (wait > 0).then_some(wait)
+}
+
 /// The master's invocation: the user's command, `--master --master-port=5557
 /// --expect-workers=N`, `--autostart`, `--autoquit T` (only with `--autostart`, which
-/// Locust requires), `--otel`, `--json-file`, `--html`, `--web-base-path`, then extraArgs.
+/// Locust requires), `--expect-workers-max-wait=S` (see [`expect_workers_max_wait`]),
+/// `--otel`, `--json-file`, `--html`, `--web-base-path`, then extraArgs.
 pub(crate) fn master(ctx: &Ctx<'_>) -> Result<Invocation, BuildError> {
     check_workers(ctx)?;
     let spec = ctx.spec;
@@ -117,6 +142,12 @@ pub(crate) fn master(ctx: &Ctx<'_>) -> Result<Invocation, BuildError> {
         }
     }
 
+    // Locust waits for workers only when it starts the run itself.
+    if let Some(wait) =
+        expect_workers_max_wait(spec, ctx.config.expect_workers_max_wait).filter(|_| autostart)
+    {
+        args.push(format!("{MAX_WAIT_FLAG}={wait}"));
+    }
     if otel_enabled(spec) {
         args.push("--otel".into());
     }
@@ -234,6 +265,7 @@ mod tests {
                 "--autostart",
                 "--autoquit",
                 "60",
+                "--expect-workers-max-wait=300",
             ])
         );
         assert!(
@@ -241,6 +273,35 @@ mod tests {
                 .iter()
                 .any(|a| a == "--headless" || a == "--only-summary" || a == "--enable-rebalancing")
         );
+    }
+
+    #[test]
+    fn the_wait_for_workers_is_bounded_unless_the_user_says_otherwise() {
+        let mut t = minimal();
+        let waits = |t: &crate::api::v2::LocustTest| {
+            let inv = with_ctx(t, master).expect("valid");
+            inv.args
+                .iter()
+                .filter(|a| a.starts_with(MAX_WAIT_FLAG))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(waits(&t), strs(&["--expect-workers-max-wait=300"]));
+        t.spec.master.expect_workers_max_wait = Some(45);
+        assert_eq!(waits(&t), strs(&["--expect-workers-max-wait=45"]));
+        t.spec.master.expect_workers_max_wait = Some(0);
+        assert_eq!(waits(&t), Vec::<String>::new(), "0 waits forever");
+        t.spec.master.expect_workers_max_wait = None;
+        t.spec.master.extra_args = Some(strs(&["--expect-workers-max-wait", "9"]));
+        assert_eq!(
+            waits(&t),
+            strs(&["--expect-workers-max-wait"]),
+            "the user's only"
+        );
+        assert_eq!(expect_workers_max_wait(&t.spec, 300), None);
+        t.spec.master.extra_args = None;
+        t.spec.master.autostart = Some(false);
+        assert_eq!(waits(&t), Vec::<String>::new(), "no autostart, no wait");
     }
 
     #[test]
@@ -281,6 +342,7 @@ mod tests {
                 "--autostart",
                 "--autoquit",
                 "120",
+                "--expect-workers-max-wait=300",
                 "--otel",
                 "--json-file",
                 "/results/stats",

@@ -12,6 +12,7 @@ mod env;
 mod job;
 pub mod labels;
 mod pod;
+pub mod report;
 mod resources;
 mod service;
 mod volumes;
@@ -31,7 +32,7 @@ use crate::api::v2::{LocustTest, LocustTestSpec, MasterSpec, WorkerSpec};
 use crate::config::OperatorConfig;
 use crate::naming;
 
-pub use command::expected_workers;
+pub use command::{expect_workers_max_wait, expected_workers};
 
 /// Port the workers connect to on the master (`--master-port`).
 pub const MASTER_PORT: i32 = 5557;

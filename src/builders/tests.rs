@@ -105,6 +105,7 @@ fn full_example_checklist() {
             "--autostart",
             "--autoquit",
             "60",
+            "--expect-workers-max-wait=600",
             "--otel",
             "--only-summary",
             "--enable-rebalancing",

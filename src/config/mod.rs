@@ -76,6 +76,9 @@ pub struct OperatorConfig {
     pub enable_affinity_cr_injection: bool,
     /// Honour `scheduling.tolerations` from the CR.
     pub enable_taint_tolerations_cr_injection: bool,
+    /// Default `--expect-workers-max-wait` in seconds for tests that do not set
+    /// `master.expectWorkersMaxWait`; 0 waits forever.
+    pub expect_workers_max_wait: u32,
 }
 
 impl Default for OperatorConfig {
@@ -94,8 +97,13 @@ fn unreachable_default() -> OperatorConfig {
         default_runtime_class_name: None,
         enable_affinity_cr_injection: true,
         enable_taint_tolerations_cr_injection: true,
+        expect_workers_max_wait: DEFAULT_EXPECT_WORKERS_MAX_WAIT,
     }
 }
+
+/// Default of `EXPECT_WORKERS_MAX_WAIT_SECONDS`: five minutes for every worker pod to be
+/// scheduled, pull the image and connect.
+pub const DEFAULT_EXPECT_WORKERS_MAX_WAIT: u32 = 300;
 
 /// The raw variables. Unified `POD_*` values apply to both roles; `MASTER_POD_*` and
 /// `WORKER_POD_*` override them per role. An empty value means "no such request/limit".
@@ -131,6 +139,7 @@ struct Env {
     enable_affinity_cr_injection: String,
     #[serde(default = "yes")]
     enable_taint_tolerations_cr_injection: String,
+    expect_workers_max_wait_seconds: Option<String>,
 }
 
 fn d_cpu_req() -> String {
@@ -249,7 +258,15 @@ impl OperatorConfig {
             .default_runtime_class_name
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
+        let expect_workers_max_wait = match non_empty(env.expect_workers_max_wait_seconds) {
+            None => DEFAULT_EXPECT_WORKERS_MAX_WAIT,
+            Some(v) => {
+                let n = parse_number("EXPECT_WORKERS_MAX_WAIT_SECONDS", &v, 0, 86_400)?;
+                u32::try_from(n).unwrap_or(DEFAULT_EXPECT_WORKERS_MAX_WAIT)
+            }
+        };
         Ok(OperatorConfig {
+            expect_workers_max_wait,
             master_resources,
             worker_resources,
             job_ttl_seconds_after_finished,
@@ -365,6 +382,21 @@ mod tests {
         assert_eq!(c.job_ttl_seconds_after_finished, Some(300));
         assert_eq!(c.default_runtime_class_name.as_deref(), Some("gvisor"));
         assert!(!c.enable_affinity_cr_injection);
+    }
+
+    #[test]
+    fn expect_workers_max_wait_defaults_to_five_minutes() {
+        let c = OperatorConfig::default();
+        assert_eq!(c.expect_workers_max_wait, 300);
+        let c = OperatorConfig::from_vars(vars(&[("EXPECT_WORKERS_MAX_WAIT_SECONDS", "0")]))
+            .expect("0 waits forever");
+        assert_eq!(c.expect_workers_max_wait, 0);
+        let e = OperatorConfig::from_vars(vars(&[("EXPECT_WORKERS_MAX_WAIT_SECONDS", "soon")]))
+            .expect_err("not a number");
+        assert!(
+            e.to_string().contains("EXPECT_WORKERS_MAX_WAIT_SECONDS"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -56,6 +56,7 @@ impl Context {
             controller: FIELD_MANAGER.into(),
             instance: Some(settings.identity.clone()),
         };
+        let pollers = super::locust_poll::Pollers::new().with_gauges(metrics.test_gauges());
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -63,7 +64,7 @@ impl Context {
             settings,
             metrics,
             readiness,
-            pollers: super::locust_poll::Pollers::new(),
+            pollers,
             leader,
             synced: std::sync::atomic::AtomicUsize::new(0),
             written: std::sync::Mutex::default(),

@@ -6,8 +6,10 @@
 //! reconcile only reads a snapshot and never waits for Locust. When what the status
 //! shows would change (workers, reachability, noticeably different live numbers, the
 //! settled result), the poller asks for a reconcile of its test through a trigger channel.
-//! Reconciles stop a test's poller when it is terminal or deleted; all of them stop with
-//! the context.
+//! Once the totals settle it also fetches the final answer and the HTML report once, for
+//! the reconcile to keep in a ConfigMap. Each answer also sets the test's Locust gauges on
+//! `/metrics` (removed when the master stops answering or the poller stops). Reconciles
+//! stop a test's poller when it is terminal or deleted; all of them stop with the context.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,11 +18,12 @@ use std::time::{Duration, Instant};
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::api::status::TestResult;
 use crate::api::v2::LocustTest;
-use crate::locust::{LocustClient, Settler, live};
+use crate::locust::{FinalReport, LocustClient, RunnerState, Settler, gzip, live, result};
+use crate::metrics::TestGauges;
 use crate::status::{MasterView, live_changed};
 
 /// What a poller last learned about its test's master.
@@ -33,6 +36,15 @@ pub struct Snapshot {
     pub error: Option<String>,
     /// The final result, once the totals settled after the run stopped (kept).
     pub result: Option<TestResult>,
+    /// The totals of the latest answer in state `stopped`, settled or not (kept).
+    pub stopped: Option<TestResult>,
+    /// The final answer and HTML report, fetched once after the totals settled (kept).
+    pub report: Option<Arc<FinalReport>>,
+    /// The last answer's view, kept when the master stops answering.
+    pub last_seen: Option<MasterView>,
+    /// Whether the master was ever seen running the test (any state but `ready`, or
+    /// requests counted); meaningful once `last_seen` is set.
+    pub run_started: bool,
 }
 
 struct Poller {
@@ -45,6 +57,7 @@ struct Poller {
 pub struct Pollers {
     pollers: Mutex<HashMap<String, Poller>>,
     trigger: broadcast::Sender<ObjectRef<LocustTest>>,
+    gauges: Option<TestGauges>,
 }
 
 impl Default for Pollers {
@@ -59,7 +72,14 @@ impl Pollers {
         Pollers {
             pollers: Mutex::default(),
             trigger: broadcast::channel(256).0,
+            gauges: None,
         }
+    }
+
+    /// Pollers that also export each test's numbers on these gauges.
+    pub fn with_gauges(mut self, gauges: TestGauges) -> Self {
+        self.gauges = Some(gauges);
+        self
     }
 
     /// Requests for a reconcile, sent by the pollers.
@@ -97,6 +117,7 @@ impl Pollers {
             state.clone(),
             object,
             self.trigger.clone(),
+            self.gauges.clone(),
         ));
         pollers.insert(
             key,
@@ -123,6 +144,9 @@ impl Pollers {
             debug!(namespace = ns, name, "stopped polling the Locust master");
             p.task.abort();
         }
+        if let Some(g) = &self.gauges {
+            g.remove(ns, name);
+        }
     }
 
     /// Stops every poller.
@@ -131,6 +155,9 @@ impl Pollers {
             for (_, p) in pollers.drain() {
                 p.task.abort();
             }
+        }
+        if let Some(g) = &self.gauges {
+            g.reset();
         }
     }
 
@@ -153,7 +180,9 @@ impl Drop for Pollers {
 
 /// Whether the status would show something else with `new` than with `old`.
 fn worth_a_reconcile(old: &Snapshot, new: &Snapshot) -> bool {
-    if old.result.is_none() && new.result.is_some() {
+    if (old.result.is_none() && new.result.is_some())
+        || (old.report.is_none() && new.report.is_some())
+    {
         return true;
     }
     match (&old.master, &new.master) {
@@ -172,34 +201,51 @@ async fn poll(
     state: Arc<Mutex<Snapshot>>,
     object: ObjectRef<LocustTest>,
     trigger: broadcast::Sender<ObjectRef<LocustTest>>,
+    gauges: Option<TestGauges>,
 ) {
+    let ns = object.namespace.clone().unwrap_or_default();
     let mut settler = Settler::new();
     // What the last reconcile request was made for.
     let mut notified = Snapshot::default();
     loop {
         let at = Instant::now();
-        let answer = client.stats().await;
-        let snapshot = {
+        let answer = client.stats_with_body().await;
+        let mut settled_answer = None;
+        let mut snapshot = {
             let Ok(mut s) = state.lock() else { return };
             match answer {
-                Ok(stats) => {
-                    s.master = Some(MasterView::from_live(&live(&stats)));
+                Ok((stats, body)) => {
+                    let now_live = live(&stats);
+                    if let Some(g) = &gauges {
+                        g.set(&ns, &object.name, &now_live);
+                    }
+                    s.master = Some(MasterView::from_live(&now_live));
+                    s.last_seen = s.master;
+                    s.run_started |=
+                        stats.state != RunnerState::Ready || stats.totals().requests > 0;
                     s.error = None;
+                    if stats.state == RunnerState::Stopped {
+                        s.stopped = result(&stats);
+                    }
                     if s.result.is_none()
                         && let Some(result) = settler.observe(&stats, at)
                     {
                         info!(
-                            namespace = object.namespace.as_deref().unwrap_or_default(),
+                            namespace = %ns,
                             name = %object.name,
                             total_requests = result.total_requests,
                             "the final Locust totals settled"
                         );
                         s.result = Some(result);
+                        settled_answer = Some(body);
                     }
                 }
                 Err(e) => {
                     if s.master.is_some() || s.error.is_none() {
                         debug!(name = %object.name, error = %e, "the Locust master did not answer");
+                    }
+                    if let Some(g) = &gauges {
+                        g.remove(&ns, &object.name);
                     }
                     s.master = None;
                     s.error = Some(e.to_string());
@@ -207,12 +253,52 @@ async fn poll(
             }
             s.clone()
         };
+        if let Some(body) = settled_answer {
+            let report = Arc::new(fetch_report(&client, body.to_vec(), &object).await);
+            let Ok(mut s) = state.lock() else { return };
+            s.report = Some(report);
+            snapshot = s.clone();
+        }
         if worth_a_reconcile(&notified, &snapshot) {
             // No receiver (the controller is stopping) is not an error.
             let _ = trigger.send(object.clone());
             notified = snapshot;
         }
         tokio::time::sleep(interval.saturating_sub(at.elapsed())).await;
+    }
+}
+
+/// The final answer and the HTML report (compressed off the async threads); a report that
+/// cannot be fetched is recorded as such, the statistics are kept anyway.
+async fn fetch_report(
+    client: &LocustClient,
+    stats_json: Vec<u8>,
+    object: &ObjectRef<LocustTest>,
+) -> FinalReport {
+    let html = match client.report().await {
+        Ok(html) => tokio::task::spawn_blocking(move || gzip(&html))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string())),
+        Err(e) => Err(e.to_string()),
+    };
+    match html {
+        Ok(gz) => {
+            debug!(name = %object.name, bytes = gz.len(), "fetched the HTML report");
+            FinalReport {
+                stats_json,
+                html_gz: Some(gz),
+                html_error: None,
+            }
+        }
+        Err(e) => {
+            warn!(name = %object.name, error = %e, "could not fetch the HTML report");
+            FinalReport {
+                stats_json,
+                html_gz: None,
+                html_error: Some(e),
+            }
+        }
     }
 }
 

@@ -44,6 +44,10 @@ pub mod reason {
     pub const SPEC_RESTORED: &str = "SpecRestored";
     /// The SpecDrifted event.
     pub const SPEC_DRIFTED_EVENT: &str = "SpecDrifted";
+    /// The final statistics and HTML report were kept in the report ConfigMap.
+    pub const REPORT_KEPT: &str = "ReportKept";
+    /// The report ConfigMap could not be written.
+    pub const REPORT_NOT_KEPT: &str = "ReportNotKept";
 }
 
 /// How long to wait before looking again at a test that waits for something outside the
@@ -214,9 +218,13 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
     };
     let uid = test.metadata.uid.clone().unwrap_or_default();
     let snapshot = ctx.pollers.snapshot(&ns, &name, &uid).unwrap_or_default();
-    let mut observed = to_observed(existing.clone(), generation, &started);
+    let mut observed = to_observed(existing.clone(), generation, &started, &ctx);
     observed.master = snapshot.master;
     observed.final_result = snapshot.result;
+    observed.stopped_result = snapshot.stopped;
+    observed.master_error = snapshot.error;
+    observed.master_last_seen = snapshot.last_seen;
+    observed.run_started = snapshot.run_started;
     let mut new = status::derive(
         &previous,
         &observed,
@@ -224,6 +232,11 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
         &now,
         ctx.settings.pod_health_grace,
     );
+    if new.report_config_map.is_none()
+        && let Some(report) = &snapshot.report
+    {
+        new.report_config_map = keep_report(&ctx, &started, &ns, report).await;
+    }
     let drift_changed = set_spec_drifted(&mut new, drift, generation, &now);
     match new.phase {
         Some(Phase::Running) => start_polling(&ctx, &started, &ns, &name, &uid),
@@ -366,7 +379,72 @@ fn set_spec_drifted(
     set_condition(&mut status.conditions, condition, now)
 }
 
-fn to_observed(existing: Existing, generation: i64, started: &LocustTest) -> Observed {
+/// Keeps the final statistics and HTML report in the test's report ConfigMap (server-side
+/// apply); returns its name, or `None` (with a Warning event) when it could not be written.
+async fn keep_report(
+    ctx: &Context,
+    started: &LocustTest,
+    ns: &str,
+    report: &crate::locust::FinalReport,
+) -> Option<String> {
+    let outcome = match builders::report::config_map(started, &ctx.config, report) {
+        Ok(cm) => {
+            let name = cm.metadata.name.clone().unwrap_or_default();
+            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), ns);
+            api.patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&cm),
+            )
+            .await
+            .map(|_| (name, cm))
+            .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match outcome {
+        Ok((name, cm)) => {
+            let kept: Vec<&str> = cm
+                .data
+                .iter()
+                .flat_map(|d| d.keys())
+                .chain(cm.binary_data.iter().flat_map(|d| d.keys()))
+                .map(String::as_str)
+                .filter(|k| *k != builders::report::NOTE_KEY)
+                .collect();
+            info!(config_map = %name, keys = ?kept, "kept the final statistics and report");
+            ctx.event(
+                started,
+                false,
+                reason::REPORT_KEPT,
+                format!("Kept {} in ConfigMap {name}", kept.join(" and ")),
+            )
+            .await;
+            Some(name)
+        }
+        Err(e) => {
+            warn!(error = %e, "could not keep the final statistics and report");
+            ctx.event(
+                started,
+                true,
+                reason::REPORT_NOT_KEPT,
+                crate::text::truncate(
+                    format!("Could not keep the final statistics and report: {e}"),
+                    1024,
+                ),
+            )
+            .await;
+            None
+        }
+    }
+}
+
+fn to_observed(
+    existing: Existing,
+    generation: i64,
+    started: &LocustTest,
+    ctx: &Context,
+) -> Observed {
     Observed {
         generation,
         service_exists: existing.service.is_some(),
@@ -378,6 +456,15 @@ fn to_observed(existing: Existing, generation: i64, started: &LocustTest) -> Obs
         pod_warnings: Vec::new(),
         master: None,
         final_result: None,
+        stopped_result: None,
+        master_error: None,
+        master_last_seen: None,
+        run_started: false,
+        thresholds: started.spec.thresholds.clone(),
+        expect_workers_max_wait: builders::expect_workers_max_wait(
+            &started.spec,
+            ctx.config.expect_workers_max_wait,
+        ),
     }
 }
 

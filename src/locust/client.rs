@@ -55,10 +55,16 @@ impl LocustClient {
 
     /// `GET {base}/stats/requests`, parsed.
     pub async fn stats(&self) -> Result<MasterStats, LocustError> {
+        Ok(self.stats_with_body().await?.0)
+    }
+
+    /// `GET {base}/stats/requests`: parsed, and the answer as the master sent it (JSON).
+    pub async fn stats_with_body(&self) -> Result<(MasterStats, Bytes), LocustError> {
         let endpoint = "/stats/requests";
         let url = self.base.endpoint(endpoint);
         let body = self.get(endpoint, self.timeout, MAX_STATS_BYTES).await?;
-        parse_stats(&body).map_err(|source| LocustError::Decode { url, source })
+        let stats = parse_stats(&body).map_err(|source| LocustError::Decode { url, source })?;
+        Ok((stats, body))
     }
 
     /// `GET {base}/stats/report?download=1`: the HTML report.

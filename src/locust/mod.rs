@@ -8,10 +8,12 @@
 //! time-outs.
 
 mod client;
+mod report;
 mod stats;
 mod url;
 
 pub use client::{DEFAULT_REPORT_TIMEOUT, DEFAULT_TIMEOUT, LocustClient, MAX_REPORT_BYTES};
+pub use report::{FinalReport, gzip};
 pub use stats::{
     EndpointStats, LiveStats, MasterStats, RunnerState, STATS_CACHE_TIME, Settler, Totals,
     WorkerInfo, live, parse_stats, result,

@@ -16,6 +16,7 @@ pub mod conditions;
 pub mod events;
 mod phase;
 pub mod pods;
+pub mod verdict;
 
 #[cfg(test)]
 mod test_support;
@@ -29,6 +30,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::status::{LiveStatus, LocustTestStatus, Phase, TestResult};
+use crate::api::v2::ThresholdsSpec;
 use crate::builders::Role;
 pub use conditions::set_condition;
 use conditions::{FALSE, TRUE, UNKNOWN, condition, reason};
@@ -75,6 +77,35 @@ pub struct Observed {
     pub master: Option<MasterView>,
     /// The final result once the master's totals settled after the run stopped.
     pub final_result: Option<TestResult>,
+    /// The totals of the master's last answer in state `stopped`, not (yet) settled: used
+    /// only when the master Job has finished and no settled result exists.
+    pub stopped_result: Option<TestResult>,
+    /// Why the master's API could not be read, when it could not (for messages).
+    pub master_error: Option<String>,
+    /// What the master last reported, kept after it stopped answering; `None` when it
+    /// never answered.
+    pub master_last_seen: Option<MasterView>,
+    /// Whether the master was ever seen running the test (meaningful only with
+    /// `master_last_seen`).
+    pub run_started: bool,
+    /// The test's `spec.thresholds`.
+    pub thresholds: Option<ThresholdsSpec>,
+    /// The master's `--expect-workers-max-wait` in seconds, if bounded.
+    pub expect_workers_max_wait: Option<u32>,
+}
+
+impl Observed {
+    /// The result to judge and keep: the settled one, else (once the master Job has
+    /// finished, so nothing more will come) the last `stopped` totals.
+    fn result(&self) -> Option<&TestResult> {
+        let finished = self
+            .master_job
+            .as_ref()
+            .is_some_and(|j| phase::job_outcome(j).is_some());
+        self.final_result
+            .as_ref()
+            .or(self.stopped_result.as_ref().filter(|_| finished))
+    }
 }
 
 /// What the Locust master reports about a running test.
@@ -146,6 +177,8 @@ struct Failure {
     reason: &'static str,
     message: String,
     at: Option<Time>,
+    /// The master Job ended (so the test started, whatever the pods still show).
+    master_ended: bool,
 }
 
 /// All pod problems, the most important first: blocking before informational, master
@@ -178,29 +211,86 @@ fn failure_or_success(
     previous: &LocustTestStatus,
     observed: &Observed,
     problems: &[PodProblem],
+    expected: i32,
     now: &Time,
     grace: Duration,
 ) -> Result<Option<Option<Time>>, Failure> {
     if let Some(job) = &observed.master_job {
         match phase::job_outcome(job) {
-            Some(phase::JobOutcome::Succeeded { at }) => return Ok(Some(at)),
+            Some(phase::JobOutcome::Succeeded { at }) => {
+                return match (&observed.thresholds, observed.result()) {
+                    (None, _) => Ok(Some(at)),
+                    (Some(t), Some(result)) => {
+                        let j = verdict::judge(t, result);
+                        if j.breached.is_empty() {
+                            Ok(Some(at))
+                        } else {
+                            Err(Failure {
+                                reason: verdict::THRESHOLDS_BREACHED,
+                                message: format!("thresholds breached: {}", j.breached.join(", ")),
+                                at,
+                                master_ended: true,
+                            })
+                        }
+                    }
+                    (Some(_), None) => Err(Failure {
+                        reason: verdict::RESULT_UNAVAILABLE,
+                        message: format!(
+                            "the run ended but its final statistics could not be read from \
+                             the master{}, so spec.thresholds cannot be judged; check that \
+                             the operator reaches the master (MASTER_URL_TEMPLATE) and that \
+                             master.autoquit.timeout leaves it a few poll intervals",
+                            observed
+                                .master_error
+                                .as_ref()
+                                .map(|e| format!(" ({e})"))
+                                .unwrap_or_default()
+                        ),
+                        at,
+                        master_ended: true,
+                    }),
+                };
+            }
             Some(phase::JobOutcome::Failed { why, at }) => {
+                let exit = phase::failed_exit(&observed.master_pods);
+                let explained = verdict::failed_master(&verdict::FailedMaster {
+                    exit_code: exit.as_ref().map(|(code, _)| *code),
+                    result: observed.result(),
+                    thresholds: observed.thresholds.as_ref(),
+                    connected: observed
+                        .master_last_seen
+                        .map(|m| m.connected_workers)
+                        .or(previous.connected_workers)
+                        .unwrap_or(0),
+                    run_started: observed.master_last_seen.map(|_| observed.run_started),
+                    expected,
+                    max_wait: observed.expect_workers_max_wait,
+                });
+                if let Some(v) = explained {
+                    return Err(Failure {
+                        reason: v.reason,
+                        message: v.message,
+                        at,
+                        master_ended: true,
+                    });
+                }
                 let mut message = format!("the master Job failed ({why})");
-                if let Some((code, why)) = phase::failed_exit(&observed.master_pods) {
+                if let Some((code, why)) = exit {
                     let why = if why.is_empty() {
                         String::new()
                     } else {
                         format!(", {why}")
                     };
                     message.push_str(&format!(
-                        "; the master container exited with code {code}{why} \
-                         (Locust exits 1 when any request failed); see the master logs"
+                        "; the master container exited with code {code}{why}; see the master \
+                         logs"
                     ));
                 }
                 return Err(Failure {
                     reason: MASTER_FAILED,
                     message,
                     at,
+                    master_ended: true,
                 });
             }
             None => {}
@@ -220,6 +310,7 @@ fn failure_or_success(
                     "the workers failed before the master finished ({why}); see the worker logs"
                 ),
                 at,
+                master_ended: false,
             });
         }
     }
@@ -237,10 +328,27 @@ fn failure_or_success(
                     first.message()
                 ),
                 at: None,
+                master_ended: false,
             });
         }
     }
     Ok(None)
+}
+
+/// TestCompleted's message for a run that succeeded: the numbers, and the thresholds met.
+fn success_message(observed: &Observed) -> String {
+    let mut message = "the master Job completed successfully".to_string();
+    if let Some(r) = observed.result() {
+        message.push_str(&format!(
+            ": {} requests, {} failed",
+            r.total_requests, r.failed_requests
+        ));
+        if let Some(t) = &observed.thresholds {
+            let j = verdict::judge(t, r);
+            message.push_str(&format!("; thresholds met: {}", j.met.join(", ")));
+        }
+    }
+    message
 }
 
 /// Derives the new status of a test from the `previous` status and what was `observed`.
@@ -273,7 +381,14 @@ pub fn derive(
     }
     let generation = observed.generation;
     let problems = pod_problems(observed, now, grace);
-    let verdict = failure_or_success(previous, observed, &problems, now, grace);
+    let verdict = failure_or_success(
+        previous,
+        observed,
+        &problems,
+        expected_workers.max(0),
+        now,
+        grace,
+    );
 
     let master_ready = observed.master_pods.iter().any(pods::is_ready)
         || observed
@@ -298,8 +413,7 @@ pub fn derive(
         _ if phase == Phase::Running => Some(now.clone()),
         Ok(Some(_))
         | Err(Failure {
-            reason: MASTER_FAILED,
-            ..
+            master_ended: true, ..
         }) => Some(phase::started_at(&observed.master_pods).unwrap_or_else(|| now.clone())),
         _ => None,
     });
@@ -406,7 +520,7 @@ pub fn derive(
             conditions::TEST_COMPLETED,
             TRUE,
             reason::TEST_SUCCEEDED,
-            "the master Job completed successfully",
+            success_message(observed),
             generation,
         ),
         (Ok(None), Phase::Running) => condition(
@@ -467,7 +581,8 @@ pub fn derive(
         result: previous
             .result
             .clone()
-            .or_else(|| observed.final_result.clone()),
+            .or_else(|| observed.result().cloned()),
+        report_config_map: previous.report_config_map.clone(),
         live: match observed.master {
             Some(m) if !phase.is_terminal() => {
                 let new = m.live_status();

@@ -39,6 +39,14 @@ fn master_ready() -> Pod {
     pod("demo-master-x").ready(10).build()
 }
 
+/// The master and both workers ready.
+fn all_running() -> Observed {
+    with_pods(
+        vec![master_ready()],
+        vec![pod("w-0").ready(12).build(), pod("w-1").ready(12).build()],
+    )
+}
+
 fn finished_master(job_type: &str, reason: &str, t: i64) -> Observed {
     Observed {
         master_job: Some(with_condition(job(1), job_type, reason, t)),
@@ -185,7 +193,7 @@ fn failures() {
         ),
     ];
     for (name, obs, phase, ready, completed, text) in cases {
-        let s = &run(&[(0, created()), (40, obs)])[1];
+        let s = &run(&[(0, created()), (10, all_running()), (40, obs)])[2];
         assert_eq!(s.phase, Some(phase), "{name}");
         assert_eq!(cond(s, READY).reason, ready, "{name}");
         let tc = cond(s, TEST_COMPLETED);
@@ -658,4 +666,137 @@ fn events_are_emitted_once_per_transition() {
         (evs[1].reason, evs[1].kind),
         (events::TEST_COMPLETED_EVENT, EventKind::Normal)
     );
+}
+
+fn numbers(total: i64, failed: i64) -> TestResult {
+    TestResult {
+        total_requests: total,
+        failed_requests: failed,
+        average_response_time: 80.0,
+        p95_response_time: Some(200.0),
+        p99_response_time: Some(400.0),
+        requests_per_second: Some(10.0),
+    }
+}
+
+fn master_exited(code: i32) -> Observed {
+    let mut obs = finished_master("Failed", "BackoffLimitExceeded", 60);
+    obs.master_pods = vec![pod("demo-master-x").terminated(code, "Error").build()];
+    obs
+}
+
+#[test]
+fn locust_failing_the_run_is_test_failed_with_the_numbers() {
+    let mut obs = master_exited(1);
+    obs.final_result = Some(numbers(300, 30));
+    let s = &run(&[(0, created()), (10, all_running()), (60, obs)])[2];
+    assert_eq!(s.phase, Some(Phase::Failed));
+    let ready = cond(s, READY);
+    assert_eq!(ready.reason, "TestFailed");
+    assert!(
+        ready
+            .message
+            .contains("30 of 300 requests failed (10.00 %)"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(s.result, Some(numbers(300, 30)));
+    assert!(s.start_time.is_some());
+}
+
+#[test]
+fn workers_that_never_arrive_are_named() {
+    let mut obs = master_exited(1);
+    obs.expect_workers_max_wait = Some(120);
+    // The master ran, the workers stayed Pending: none ever connected.
+    let waiting = with_pods(
+        vec![master_ready()],
+        vec![pod("w-0").unschedulable().build()],
+    );
+    let s = &run(&[(0, created()), (10, waiting), (130, obs)])[2];
+    assert_eq!(s.phase, Some(Phase::Failed));
+    let ready = cond(s, READY);
+    assert_eq!(ready.reason, "WorkersNotConnected");
+    assert!(
+        ready.message.contains("only 0/2 workers connected") && ready.message.contains("120s"),
+        "{}",
+        ready.message
+    );
+}
+
+#[test]
+fn a_crash_stays_an_infrastructure_failure() {
+    let mut obs = master_exited(137);
+    obs.final_result = Some(numbers(300, 0));
+    let s = &run(&[(0, created()), (10, all_running()), (60, obs)])[2];
+    assert_eq!(cond(s, READY).reason, MASTER_FAILED);
+}
+
+fn thresholds() -> crate::api::v2::ThresholdsSpec {
+    crate::api::v2::ThresholdsSpec {
+        max_failure_ratio: Some(0.05),
+        max_p95_response_time: Some(250.0),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn thresholds_judge_a_successful_run() {
+    let mut ok = finished_master("Complete", "CompletionsReached", 60);
+    ok.thresholds = Some(thresholds());
+    ok.final_result = Some(numbers(1000, 10));
+    let s = &run(&[(0, created()), (10, all_running()), (60, ok.clone())])[2];
+    assert_eq!(s.phase, Some(Phase::Succeeded));
+    let tc = cond(s, TEST_COMPLETED);
+    assert!(
+        tc.message
+            .contains("1000 requests, 10 failed; thresholds met: failure ratio 1.00 % <= 5.00 %"),
+        "{}",
+        tc.message
+    );
+
+    let mut slow = ok.clone();
+    let mut r = numbers(1000, 10);
+    r.p95_response_time = Some(900.0);
+    slow.final_result = Some(r);
+    let s = &run(&[(0, created()), (10, all_running()), (60, slow)])[2];
+    assert_eq!(s.phase, Some(Phase::Failed));
+    let ready = cond(s, READY);
+    assert_eq!(ready.reason, "ThresholdsBreached");
+    assert_eq!(
+        ready.message,
+        "thresholds breached: p95 response time 900.0 ms > 250.0 ms"
+    );
+    assert_eq!(cond(s, TEST_COMPLETED).reason, "TestFailed");
+}
+
+#[test]
+fn thresholds_without_numbers_cannot_pass() {
+    let mut blind = finished_master("Complete", "CompletionsReached", 60);
+    blind.thresholds = Some(thresholds());
+    blind.master_error = Some("GET http://m:8089/stats/requests: cannot connect".into());
+    let s = &run(&[(0, created()), (10, all_running()), (60, blind.clone())])[2];
+    assert_eq!(s.phase, Some(Phase::Failed));
+    let ready = cond(s, READY);
+    assert_eq!(ready.reason, "ResultUnavailable");
+    assert!(
+        ready.message.contains("cannot connect"),
+        "{}",
+        ready.message
+    );
+
+    // The last `stopped` totals count once the master Job has finished.
+    let mut late = blind;
+    late.stopped_result = Some(numbers(1000, 0));
+    let s = &run(&[(0, created()), (10, all_running()), (60, late)])[2];
+    assert_eq!(s.phase, Some(Phase::Succeeded));
+    assert_eq!(s.result, Some(numbers(1000, 0)));
+}
+
+#[test]
+fn stopped_totals_wait_for_the_end_of_the_master() {
+    let mut running = all_running();
+    running.stopped_result = Some(numbers(5, 0));
+    let s = &run(&[(0, created()), (10, running)])[1];
+    assert_eq!(s.result, None, "not settled, and the master is still up");
 }

@@ -10,6 +10,7 @@ mod commands;
 mod metadata;
 mod mounts;
 mod spec;
+mod thresholds;
 
 use std::fmt;
 

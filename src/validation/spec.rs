@@ -50,6 +50,14 @@ pub(super) fn check(spec: &LocustTestSpec, errors: &mut Errors) {
             format!("must be 0 or more seconds (got {t})"),
         );
     }
+    if let Some(w) = spec.master.expect_workers_max_wait
+        && !(0..=86_400).contains(&w)
+    {
+        errors.add(
+            "spec.master.expectWorkersMaxWait",
+            format!("must be from 0 to 86400 seconds, 0 waiting forever (got {w})"),
+        );
+    }
     check_resources(
         "spec.master.resources",
         spec.master.resources.as_ref(),
@@ -66,6 +74,7 @@ pub(super) fn check(spec: &LocustTestSpec, errors: &mut Errors) {
     check_env_refs(spec, errors);
     check_observability(spec, errors);
     check_output(spec, errors);
+    super::thresholds::check(spec, errors);
     if let Some(base) = spec.web_ui.as_ref().and_then(|w| w.base_path.as_deref())
         && (!base.starts_with('/') || base.len() > 1 && base.ends_with('/'))
     {

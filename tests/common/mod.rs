@@ -9,6 +9,7 @@ pub mod operator;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,8 @@ use locust_k8s_operator::api::v2::{
 };
 use locust_k8s_operator::crd::{CRD_NAME, crd};
 use locust_k8s_operator::naming;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::OnceCell;
 
 #[allow(unused_imports)]
@@ -543,4 +546,40 @@ pub fn status_managers(test: &LocustTest) -> Vec<String> {
         .filter(|m| m.subresource.as_deref() == Some("status"))
         .filter_map(|m| m.manager.clone())
         .collect()
+}
+
+/// A plain HTTP GET on loopback: (status code, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .map_err(|e| e.to_string())?;
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP response: {response:.80}"))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((code, body))
+}
+
+/// The value of an unlabelled-or-labelled sample line `name{labels} value` in `/metrics`.
+pub fn sample(metrics: &str, name_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }

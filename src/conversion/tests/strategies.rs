@@ -177,6 +177,7 @@ pub(super) fn status() -> Gen<LocustTestStatus> {
         maybe(test_result()),
         vec(condition(), 0..3),
         maybe(live_status()),
+        maybe(name()),
     )
         .prop_map(
             |(
@@ -189,6 +190,7 @@ pub(super) fn status() -> Gen<LocustTestStatus> {
                 result,
                 conditions,
                 live,
+                report_config_map,
             )| {
                 LocustTestStatus {
                     phase,
@@ -198,6 +200,7 @@ pub(super) fn status() -> Gen<LocustTestStatus> {
                     completion_time: completion,
                     observed_generation: generation,
                     result,
+                    report_config_map,
                     live,
                     conditions,
                 }
@@ -700,10 +703,20 @@ fn master() -> Gen<v2::MasterSpec> {
         maybe(string_map()),
         maybe(any::<bool>()),
         maybe(autoquit),
+        maybe(0i32..86400),
         maybe(vec(text(), 0..3)),
     )
         .prop_map(
-            |(command, resources, labels, annotations, autostart, autoquit, extra_args)| {
+            |(
+                command,
+                resources,
+                labels,
+                annotations,
+                autostart,
+                autoquit,
+                expect_workers_max_wait,
+                extra_args,
+            )| {
                 v2::MasterSpec {
                     command,
                     resources,
@@ -711,10 +724,30 @@ fn master() -> Gen<v2::MasterSpec> {
                     annotations,
                     autostart,
                     autoquit,
+                    expect_workers_max_wait,
                     extra_args,
                 }
             },
         )
+        .boxed()
+}
+
+fn thresholds() -> Gen<v2::ThresholdsSpec> {
+    let value = || maybe((0u32..1_000_000).prop_map(|v| f64::from(v) / 100.0));
+    (
+        maybe((0u32..=1000).prop_map(|v| f64::from(v) / 1000.0)),
+        value(),
+        value(),
+        value(),
+        value(),
+    )
+        .prop_map(|(ratio, avg, p95, p99, rps)| v2::ThresholdsSpec {
+            max_failure_ratio: ratio,
+            max_average_response_time: avg,
+            max_p95_response_time: p95,
+            max_p99_response_time: p99,
+            min_requests_per_second: rps,
+        })
         .boxed()
 }
 
@@ -921,6 +954,7 @@ fn any_v2_spec() -> Gen<v2::LocustTestSpec> {
             maybe(output()),
             maybe(web_ui()),
             maybe(security()),
+            maybe(thresholds()),
         ),
     )
         .prop_map(
@@ -934,7 +968,7 @@ fn any_v2_spec() -> Gen<v2::LocustTestSpec> {
                     test_files,
                     scheduling,
                 ),
-                (env, volumes, volume_mounts, observability, output, web_ui, security),
+                (env, volumes, volume_mounts, observability, output, web_ui, security, thresholds),
             )| v2::LocustTestSpec {
                 image,
                 image_pull_policy,
@@ -950,6 +984,7 @@ fn any_v2_spec() -> Gen<v2::LocustTestSpec> {
                 output,
                 web_ui,
                 security,
+                thresholds,
             },
         )
         .boxed()

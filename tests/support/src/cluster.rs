@@ -194,8 +194,11 @@ impl Cluster {
                 apiserver_port,
             ),
         )?;
-        // The others wait for the API server by themselves; starting them now overlaps
-        // their start-up with the API server's.
+        // The others start once the API server is ready: kube-controller-manager gives up
+        // (exit 1) when the API server is not healthy within 10 s of its start, which a
+        // loaded machine can exceed.
+        let deadline = ready::deadline();
+        cluster.wait_for_api_server(deadline).await?;
         cluster.spawn(
             "kube-controller-manager",
             &binaries.kube_controller_manager,
@@ -212,7 +215,7 @@ impl Cluster {
             &kwok::args(&kwok_kubeconfig, &l.stages.display().to_string()),
         )?;
 
-        cluster.wait_until_ready().await?;
+        cluster.wait_until_ready(deadline).await?;
         Ok(cluster)
     }
 

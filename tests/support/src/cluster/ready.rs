@@ -16,13 +16,15 @@ const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// How often readiness is polled.
 const POLL: Duration = Duration::from_millis(100);
 
-impl Cluster {
-    /// Waits for `/readyz`, creates the nodes and waits until they are Ready, then for
-    /// the `default` service account.
-    pub(super) async fn wait_until_ready(&self) -> Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let client = self.client().await?;
+/// The deadline of a start-up beginning now.
+pub(super) fn deadline() -> Instant {
+    Instant::now() + START_TIMEOUT
+}
 
+impl Cluster {
+    /// Waits until the API server answers `/readyz` with `ok`.
+    pub(super) async fn wait_for_api_server(&self, deadline: Instant) -> Result<()> {
+        let client = self.client().await?;
         self.wait_for(
             "the API server's /readyz",
             deadline,
@@ -38,8 +40,13 @@ impl Cluster {
                 }
             },
         )
-        .await?;
+        .await
+    }
 
+    /// Creates the nodes and waits until they are Ready, then for the `default` service
+    /// account (the API server is ready already).
+    pub(super) async fn wait_until_ready(&self, deadline: Instant) -> Result<()> {
+        let client = self.client().await?;
         nodes::create(&client).await?;
         let node_api: Api<Node> = Api::all(client.clone());
         self.wait_for(

@@ -13,6 +13,7 @@
 //! | `locust_operator_webhook_requests_total` | counter | `webhook` (`convert`, `validate`), `result` |
 //! | `locust_operator_webhook_duration_seconds` | histogram | `webhook` |
 //! | `locust_operator_build_info` | gauge, always 1 | `version` |
+//! | `locust_operator_test_*` | gauges of each running test | see [`test_gauges`] |
 //!
 //! plus the standard `process_*` metrics (CPU, memory, open files, start time) on Linux.
 //!
@@ -30,6 +31,9 @@ use prometheus::{
 };
 
 use crate::api::Phase;
+
+pub mod test_gauges;
+pub use test_gauges::TestGauges;
 
 /// The prefix (namespace) of every metric of the operator.
 pub const PREFIX: &str = "locust_operator";
@@ -113,6 +117,7 @@ pub struct Metrics {
     phases: Mutex<HashMap<(String, String), &'static str>>,
     webhook_requests_total: IntCounterVec,
     webhook_duration_seconds: HistogramVec,
+    test_gauges: TestGauges,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -193,6 +198,7 @@ impl Metrics {
         registry.register(Box::new(webhook_requests_total.clone()))?;
         registry.register(Box::new(webhook_duration_seconds.clone()))?;
         registry.register(Box::new(build_info))?;
+        let test_gauges = TestGauges::register(&registry)?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -207,7 +213,13 @@ impl Metrics {
             phases: Mutex::new(HashMap::new()),
             webhook_requests_total,
             webhook_duration_seconds,
+            test_gauges,
         })
+    }
+
+    /// The per-test Locust gauges (a clone sharing the registered values).
+    pub fn test_gauges(&self) -> TestGauges {
+        self.test_gauges.clone()
     }
 
     /// Records a reconcile that returned `Ok`, and how long it took.
@@ -424,6 +436,32 @@ mod tests {
             );
         }
         assert!(m.content_type().starts_with("text/plain"));
+    }
+
+    #[test]
+    fn per_test_gauges_follow_the_master_and_go_away() {
+        let m = metrics();
+        let g = m.test_gauges();
+        let live = crate::locust::LiveStats {
+            users: 40,
+            rps: 12.5,
+            failure_ratio: 0.1,
+            connected_workers: 3,
+        };
+        g.set("load", "checkout", &live);
+        let text = m.render().expect("renders");
+        for expected in [
+            "locust_operator_test_users{namespace=\"load\",test=\"checkout\"} 40",
+            "locust_operator_test_requests_per_second{namespace=\"load\",test=\"checkout\"} 12.5",
+            "locust_operator_test_failure_ratio{namespace=\"load\",test=\"checkout\"} 0.1",
+            "locust_operator_test_connected_workers{namespace=\"load\",test=\"checkout\"} 3",
+        ] {
+            assert!(text.contains(expected), "{expected} in\n{text}");
+        }
+        g.remove("load", "checkout");
+        g.remove("load", "never-seen");
+        let text = m.render().expect("renders");
+        assert!(!text.contains("checkout"), "{text}");
     }
 
     #[test]
