@@ -118,6 +118,23 @@ fn json_file_total(path: &Path) -> i64 {
         .sum()
 }
 
+/// `kubectl get locusttest <name> -o yaml`, as the cluster's admin.
+async fn kubectl_yaml(ns: &str, name: &str) -> String {
+    let cluster = common::cluster().await;
+    let out = Command::new(test_cluster::binaries::bin_dir().join("kubectl"))
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .args(["get", "locusttest", name, "-n", ns, "-o", "yaml"])
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A test with two worker pods whose simulated pods keep running for ten minutes.
 fn long_test(name: &str) -> LocustTest {
     let run = [(annotations::RUN_SECONDS, "600")];
@@ -223,6 +240,17 @@ async fn connected_workers_and_the_result_come_from_the_real_master() {
     .await;
     eprintln!("live: {:?}", t.status.as_ref().and_then(|s| s.live.clone()));
 
+    // What a user sees with kubectl while the run goes on.
+    let yaml = kubectl_yaml(&ns, "live").await;
+    for key in [
+        "connectedWorkers: 2",
+        "live:",
+        "requestsPerSecond:",
+        "users: 4",
+    ] {
+        assert!(yaml.contains(key), "{key} in kubectl's YAML:\n{yaml}");
+    }
+
     // A worker dies: the master's count drops while both simulated pods stay Ready.
     locust.kill(w2);
     wait_status(
@@ -251,6 +279,15 @@ async fn connected_workers_and_the_result_come_from_the_real_master() {
     eprintln!("result {result:?}, Locust's json file: {total} requests");
     assert_eq!(result.total_requests, total);
     assert!(result.failed_requests > 0, "one request in ten fails");
+    let yaml = kubectl_yaml(&ns, "live").await;
+    for key in [
+        "result:".to_string(),
+        format!("totalRequests: {total}"),
+        "averageResponseTime:".into(),
+        "reportConfigMap: live-report".into(),
+    ] {
+        assert!(yaml.contains(&key), "{key} in kubectl's YAML:\n{yaml}");
+    }
     // The master is gone: back to the pods, and the live numbers are cleared.
     let t = wait_status(&client, &ns, "live", "back to pods", STATUS, |t| {
         workers(t) == (Some(2), "WorkersConnectedFromPods".into())
