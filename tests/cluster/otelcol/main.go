@@ -1,7 +1,9 @@
 // Command otelcol is an OpenTelemetry Collector with only what tests/locust_otel.rs needs:
 // the OTLP receiver (gRPC and HTTP) and the file exporter, which writes every batch it
 // receives as one line of OTLP JSON. Built from the pinned Go modules by
-// tests/cluster/build.sh, like the control-plane binaries.
+// tests/cluster/build.sh, like the control-plane binaries. Update go.mod/go.sum with
+// `go mod tidy -e`: a few modules only the contrib exporter's own tests import are not
+// served by the module proxy.
 package main
 
 import (
