@@ -27,7 +27,7 @@ lint: ## rustfmt check and clippy with warnings denied
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-cluster-bins: ## Build etcd, kube-*, kubectl, kwok and helm from Go modules (cached by version)
+cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector from Go modules (cached by version)
 	tests/cluster/build.sh
 
 test-unit: ## Unit, snapshot and property tests (no cluster)

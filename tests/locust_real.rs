@@ -1,10 +1,11 @@
 //! Real Locust (installed from PyPI by `tests/locust/install.sh`) running the exact
 //! invocation the builders produce, with the operator's Locust client pointed at the live
-//! master.
+//! master. The run helpers ([`Run`], its mapping and process groups) are in
+//! `tests/common/local_locust.rs`.
 //!
 //! The LocustTest is modelled on `examples/full-v2.yaml`. From the built master and worker
 //! containers the test takes `command`, `args` and `env` and maps only what a pod has and a
-//! local process has not (every mapping is in [`Mapping::map`]):
+//! local process has not (every mapping is in `Mapping::map`):
 //! - the program `locust` → the pinned Locust of the cached venv (`LOCUST_BIN`);
 //! - the test-files ConfigMap mount `/lotest/src` → a temporary folder holding
 //!   `tests/locust/locustfile.py`; the volume mount `/results` → a temporary folder;
@@ -15,45 +16,27 @@
 //!   the master ignores) and `--web-host=127.0.0.1 --web-port=<free port>` (8089 in a pod);
 //! - `env` entries with a literal `value` are passed as they are; `valueFrom`/`envFrom`
 //!   (Secrets, ConfigMaps) are not used by this spec;
-//! - OpenTelemetry is off here (a later slice proves `--otel` with a real receiver).
+//! - OpenTelemetry is off here (`tests/locust_otel.rs` proves `--otel` with a real
+//!   OpenTelemetry Collector).
 //!
 //! Every process runs in its own process group, killed at the end (also on panic).
 
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Container;
 use locust_k8s_operator::api::status::TestResult;
 use locust_k8s_operator::api::v2::LocustTest;
-use locust_k8s_operator::builders::{self, Children, Role};
-use locust_k8s_operator::config::OperatorConfig;
-use locust_k8s_operator::locust::{
-    LocustClient, MasterStats, RunnerState, Settler, live, master_url,
-};
+use locust_k8s_operator::builders::Role;
+use locust_k8s_operator::locust::{LocustClient, MasterStats, RunnerState, Settler, live};
 use serde_json::json;
 
-use common::local_locust::{
-    LOCUST_VERSION, LOCUSTFILE, free_port, kill_group, locust_bin, start_target,
-};
+use common::local_locust::{LOCUST_VERSION, Run, start_target};
 
 /// The real runs share two cores and check timings: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A free TCP port on 127.0.0.1 whose successor is free too (the master binds both).
-fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let a = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = a.local_addr().expect("addr").port();
-        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no two consecutive free ports");
-}
 
 /// The test, modelled on `examples/full-v2.yaml` (without the fields a local run cannot
 /// have: image pull secrets, scheduling, Secret/ConfigMap env, PVCs, OpenTelemetry).
@@ -103,198 +86,6 @@ fn locust_test(
         "spec": spec,
     }))
     .expect("a valid LocustTest")
-}
-
-fn container(children: &Children, role: Role) -> Container {
-    children
-        .job(role)
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .map(|p| p.containers[0].clone())
-        .expect("a container")
-}
-
-/// How a pod's paths and ports become a local run's.
-struct Mapping {
-    dir: PathBuf,
-    master_port: u16,
-    web_port: u16,
-    service: String,
-}
-
-impl Mapping {
-    /// Program, arguments and environment of `role`'s container, mapped to a local run.
-    fn map(&self, c: &Container, role: Role) -> (PathBuf, Vec<String>, Vec<(String, String)>) {
-        assert_eq!(c.command.as_deref(), Some(&["locust".to_string()][..]));
-        let src = self.dir.join("src");
-        let results = self.dir.join("results");
-        let mut args: Vec<String> = c
-            .args
-            .iter()
-            .flatten()
-            .map(|a| {
-                if let Some(rest) = a.strip_prefix("/lotest/src") {
-                    format!("{}{rest}", src.display())
-                } else if let Some(rest) = a.strip_prefix("/results") {
-                    format!("{}{rest}", results.display())
-                } else if a == "--master-port=5557" {
-                    format!("--master-port={}", self.master_port)
-                } else if a == &format!("--master-host={}", self.service) {
-                    "--master-host=127.0.0.1".to_string()
-                } else {
-                    a.clone()
-                }
-            })
-            .collect();
-        if role == Role::Master {
-            args.extend([
-                "--master-bind-host=127.0.0.1".to_string(),
-                format!("--master-bind-port={}", self.master_port),
-                "--web-host=127.0.0.1".to_string(),
-                format!("--web-port={}", self.web_port),
-            ]);
-        }
-        let env = c
-            .env
-            .iter()
-            .flatten()
-            .map(|e| {
-                let v = e.value.clone();
-                (
-                    e.name.clone(),
-                    v.expect("only literal env values in this spec"),
-                )
-            })
-            .collect();
-        (locust_bin(), args, env)
-    }
-}
-
-/// The processes of one run; all killed (by process group) when dropped.
-#[derive(Default)]
-struct Procs {
-    children: Vec<(String, Child, PathBuf)>,
-}
-
-impl Procs {
-    fn spawn(
-        &mut self,
-        name: &str,
-        dir: &Path,
-        (bin, args, env): (PathBuf, Vec<String>, Vec<(String, String)>),
-    ) -> usize {
-        use std::os::unix::process::CommandExt;
-        eprintln!("start {name}: locust {}", args.join(" "));
-        let log = dir.join(format!("{name}.log"));
-        let out = fs::File::create(&log).expect("log file");
-        let child = Command::new(bin)
-            .args(&args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
-            .envs(env)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("dup"))
-            .stderr(out)
-            .process_group(0)
-            .spawn()
-            .expect("start locust");
-        self.children.push((name.to_string(), child, log));
-        self.children.len() - 1
-    }
-
-    fn kill(&mut self, i: usize) {
-        let (_, child, _) = &mut self.children[i];
-        kill_group(child);
-    }
-
-    fn try_wait(&mut self, i: usize) -> Option<ExitStatus> {
-        self.children[i].1.try_wait().expect("try_wait")
-    }
-
-    /// Waits up to `limit` for process `i` to exit.
-    async fn wait(&mut self, i: usize, limit: Duration) -> Option<ExitStatus> {
-        let until = Instant::now() + limit;
-        while Instant::now() < until {
-            if let Some(s) = self.try_wait(i) {
-                return Some(s);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        None
-    }
-}
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for (name, child, log) in &mut self.children {
-            kill_group(child);
-            if std::thread::panicking() {
-                let text = fs::read_to_string(log.as_path()).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(40).collect();
-                eprintln!("---- {name} (last lines) ----");
-                for l in tail.iter().rev() {
-                    eprintln!("{l}");
-                }
-            }
-        }
-    }
-}
-
-/// A run set up from the builders' invocation.
-struct Run {
-    // Fields drop in order: the processes (and their logs) before the folder.
-    procs: Procs,
-    dir: tempfile::TempDir,
-    mapping: Mapping,
-    children: Children,
-}
-
-impl Run {
-    async fn new(test: &LocustTest) -> Run {
-        let dir = tempfile::tempdir().expect("temp dir");
-        fs::create_dir_all(dir.path().join("src")).expect("src dir");
-        fs::create_dir_all(dir.path().join("results")).expect("results dir");
-        fs::write(dir.path().join("src/locustfile.py"), LOCUSTFILE).expect("locustfile");
-        let children = builders::build(test, &OperatorConfig::default()).expect("build");
-        let service = children
-            .service
-            .metadata
-            .name
-            .clone()
-            .expect("service name");
-        let mapping = Mapping {
-            dir: dir.path().to_path_buf(),
-            master_port: free_port_pair(),
-            web_port: free_port(),
-            service,
-        };
-        Run {
-            dir,
-            mapping,
-            children,
-            procs: Procs::default(),
-        }
-    }
-
-    fn start(&mut self, role: Role, name: &str) -> usize {
-        let c = container(&self.children, role);
-        let inv = self.mapping.map(&c, role);
-        self.procs.spawn(name, self.dir.path(), inv)
-    }
-
-    fn client(&self, base_path: Option<&str>) -> LocustClient {
-        let url = master_url(
-            &format!("http://127.0.0.1:{}", self.mapping.web_port),
-            &self.mapping.service,
-            "default",
-            base_path,
-        )
-        .expect("master url");
-        LocustClient::new(url)
-    }
 }
 
 /// Polls `client` every 250 ms until `pred` holds on an answer, or panics after `limit`.

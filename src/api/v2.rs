@@ -440,7 +440,8 @@ pub struct OpenTelemetrySpec {
     pub enabled: bool,
 
     /// OTLP endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`), for example
-    /// `otel-collector.monitoring:4317`. Required when enabled.
+    /// `otel-collector.monitoring:4317`; with http/protobuf a URL with its scheme, for
+    /// example `http://otel-collector.monitoring:4318`. Required when enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub endpoint: Option<String>,

@@ -83,11 +83,49 @@ fn attribute_keys(value: &str) -> BTreeSet<&str> {
         .collect()
 }
 
+/// The value of `key` in an `OTEL_RESOURCE_ATTRIBUTES` value, percent-decoded as the
+/// OpenTelemetry SDK reads it; `None` when absent or empty.
+fn attribute_value(value: &str, key: &str) -> Option<String> {
+    value
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| k.trim() == key)
+        .map(|(_, v)| percent_decode(v.trim()))
+        .next_back()
+        .filter(|v| !v.is_empty())
+}
+
+/// `%XX` escapes decoded (invalid ones kept as written).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The OpenTelemetry variables of `role`, empty when OpenTelemetry is off.
 ///
 /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `..._PROTOCOL` (default grpc), `..._INSECURE` (when set),
-/// `OTEL_SERVICE_NAME` (the test's name, unless the user names the service in extraEnvVars,
-/// env.variables or a `service.name` resource attribute), `OTEL_RESOURCE_ATTRIBUTES` (the
+/// `OTEL_SERVICE_NAME` (the test's name, unless the user sets it in extraEnvVars or
+/// env.variables; a `service.name` the user gives only in the resource attributes is passed
+/// on here, because Locust sets `service.name` from `OTEL_SERVICE_NAME`, default `locust`,
+/// over the resource attributes), `OTEL_RESOURCE_ATTRIBUTES` (the
 /// user's value plus `locust.test.name`, `locust.test.namespace` and `locust.role` for keys
 /// the user did not set), then the user's other extraEnvVars in name order. A user extra
 /// variable named like one of the operator's replaces its value instead of repeating it.
@@ -123,16 +161,18 @@ fn otel_env(ctx: &Ctx<'_>, role: Role) -> Result<Vec<EnvVar>, BuildError> {
         out.push(var(OTEL_INSECURE, insecure.to_string()));
     }
 
-    let user_names_service = extra.contains_key(OTEL_SERVICE_NAME)
-        || user_keys.contains("service.name")
+    let user_sets_service_name = extra.contains_key(OTEL_SERVICE_NAME)
         || ctx
             .spec
             .env
             .as_ref()
             .and_then(|e| e.variables.as_ref())
             .is_some_and(|v| v.iter().any(|v| v.name == OTEL_SERVICE_NAME));
-    if !user_names_service {
-        out.push(var(OTEL_SERVICE_NAME, ctx.test_label.clone()));
+    if !user_sets_service_name {
+        let name = user_attributes
+            .and_then(|a| attribute_value(a, "service.name"))
+            .unwrap_or_else(|| ctx.test_label.clone());
+        out.push(var(OTEL_SERVICE_NAME, name));
     }
 
     let mut attributes: Vec<String> = user_attributes
@@ -323,10 +363,12 @@ mod tests {
             )
         );
 
-        // service.name in the resource attributes names the service too.
+        // service.name in the resource attributes names the service too: Locust sets
+        // `service.name` from OTEL_SERVICE_NAME (default `locust`) over the attributes, so
+        // the name goes into OTEL_SERVICE_NAME as well (tests/locust_otel.rs shows it).
         let t = with_otel(&[(OTEL_RESOURCE_ATTRIBUTES, "service.name=locust-test")]);
         let vars = with_ctx(&t, |c| env(c, Role::Worker)).expect("valid");
-        assert_eq!(value(&vars, OTEL_SERVICE_NAME), None);
+        assert_eq!(value(&vars, OTEL_SERVICE_NAME), Some("locust-test"));
         assert_eq!(
             value(&vars, OTEL_RESOURCE_ATTRIBUTES),
             Some(
@@ -342,6 +384,30 @@ mod tests {
         });
         let vars = with_ctx(&t, |c| env(c, Role::Worker)).expect("valid");
         assert_eq!(value(&vars, OTEL_SERVICE_NAME), Some("mine"));
+    }
+
+    #[test]
+    fn a_service_name_attribute_is_passed_on_as_otel_service_name() {
+        // Decoded as the SDK decodes attribute values; the last one counts.
+        let t = with_otel(&[(
+            OTEL_RESOURCE_ATTRIBUTES,
+            "team=perf, service.name = old ,service.name=check%20out%2Cload,x",
+        )]);
+        let vars = with_ctx(&t, |c| env(c, Role::Master)).expect("valid");
+        assert_eq!(value(&vars, OTEL_SERVICE_NAME), Some("check out,load"));
+        // An empty name is no name: the test's name is used.
+        let t = with_otel(&[(OTEL_RESOURCE_ATTRIBUTES, "service.name=")]);
+        let vars = with_ctx(&t, |c| env(c, Role::Master)).expect("valid");
+        assert_eq!(value(&vars, OTEL_SERVICE_NAME), Some("demo"));
+        // OTEL_SERVICE_NAME set by the user wins over the attribute.
+        let t = with_otel(&[
+            (OTEL_SERVICE_NAME, "explicit"),
+            (OTEL_RESOURCE_ATTRIBUTES, "service.name=attr"),
+        ]);
+        let vars = with_ctx(&t, |c| env(c, Role::Master)).expect("valid");
+        assert_eq!(value(&vars, OTEL_SERVICE_NAME), Some("explicit"));
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
     }
 
     #[test]

@@ -287,7 +287,8 @@ fn full_example_checklist() {
             Some("parentbased_traceidratio")
         );
         assert_eq!(env_value(&env, "OTEL_TRACES_SAMPLER_ARG"), Some("0.1"));
-        assert_eq!(env_value(&env, "OTEL_SERVICE_NAME"), None);
+        // The user's `service.name` attribute, passed on (Locust would say `locust`).
+        assert_eq!(env_value(&env, "OTEL_SERVICE_NAME"), Some("locust-test"));
         assert_eq!(
             env_value(&env, "OTEL_RESOURCE_ATTRIBUTES").map(str::to_string),
             Some(format!(

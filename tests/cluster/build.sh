@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the control-plane binaries our tests and `make demo` run, from their Go modules,
-# into a cache folder keyed by version, skipping whatever is already built, and links them
-# into target/k8s-bin/. Versions are pinned here and in the go.mod files beside this script.
+# Builds the control-plane binaries our tests and `make demo` run, and the OpenTelemetry
+# Collector of tests/locust_otel.rs, from their Go modules, into a cache folder keyed by
+# version, skipping whatever is already built, and links them into target/k8s-bin/.
+# Versions are pinned here and in the go.mod files beside this script.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -10,6 +11,9 @@ KUBE_VERSION=$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/
 ETCD_VERSION=$(sed -n 's/^require go.etcd.io\/etcd\/server\/v3 \(v[0-9.]*\)$/\1/p' "$here/etcd/go.mod")
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v3.22.0
+# The collector's key also hashes its wrapper, so a changed component list rebuilds it.
+OTELCOL_VERSION=$(awk '$1 == "go.opentelemetry.io/collector/otelcol" {print $2}' "$here/otelcol/go.mod")
+OTELCOL_VERSION=$OTELCOL_VERSION-$(cat "$here/otelcol/main.go" "$here/otelcol/go.mod" | sha256sum | cut -c1-8)
 
 cache=${LOCUST_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/locust-k8s-operator}
 links=${K8S_BIN_DIR:-$root/target/k8s-bin}
@@ -44,7 +48,7 @@ kv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
  -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION \
  -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 
-want=${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm}
+want=${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm otelcol}
 for b in $want; do
   case $b in
     etcd) build etcd "$ETCD_VERSION" "$here/etcd" . ;;
@@ -54,6 +58,7 @@ for b in $want; do
       "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" ;;
     helm) build helm "$HELM_VERSION" "" helm.sh/helm/v3/cmd/helm \
       "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+    otelcol) build otelcol "$OTELCOL_VERSION" "$here/otelcol" . ;;
     *) echo "build.sh: unknown binary $b" >&2; exit 2 ;;
   esac
 done

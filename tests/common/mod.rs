@@ -6,6 +6,7 @@
 
 pub mod local_locust;
 pub mod operator;
+pub mod otelcol;
 
 use std::collections::BTreeMap;
 use std::future::Future;
