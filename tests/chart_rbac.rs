@@ -8,8 +8,10 @@
 //! loopback port). Nothing else grants the ServiceAccount permissions, so a missing rule
 //! fails the test.
 //!
-//! - cluster-wide (a ClusterRole, the Lease's Role in the release namespace): a LocustTest
-//!   in another namespace gets its children and reaches Succeeded;
+//! - cluster-wide (a ClusterRole, the Lease's Role in the release namespace), two replicas
+//!   as the chart's default: a LocustTest in another namespace gets its children and
+//!   reaches Succeeded, one replica holds the Lease, and both answer `/readyz` (the leader
+//!   synced, the other a standby);
 //! - namespaced (`watchNamespaces`: a Role per watched namespace): a test there succeeds,
 //!   a test elsewhere is left alone, and nothing is granted cluster-wide;
 //! - self-signed webhook certificates: the operator's certificate manager
@@ -24,12 +26,14 @@
 mod chart_common;
 mod common;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chart_common::{env_value, objects, operator_deployment, operator_env, rbac_yaml, render};
+use common::local_locust::free_port;
 use common::{Operator, OperatorOptions, create, locust_test, wait_children, wait_phase};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::authorization::v1::{
@@ -95,8 +99,8 @@ impl Release {
     }
 
     /// Starts the operator as this release's ServiceAccount with the rendered Deployment's
-    /// environment and arguments (probes moved to a free loopback port, text logs).
-    fn start_operator(&self, name: &str) -> Operator {
+    /// environment and arguments (probes moved to `health` on loopback, text logs).
+    fn start_operator(&self, name: &str, health: SocketAddr) -> Operator {
         let pod = format!("{name}-pod-0");
         let env = self.env(&pod);
         assert_eq!(env_value(&env, "HEALTH_ADDR"), Some("0.0.0.0:8081"));
@@ -110,6 +114,7 @@ impl Release {
         let env: Vec<(String, String)> = env
             .into_iter()
             .filter(|(k, _)| k != "HEALTH_ADDR" && k != "LOG_FORMAT")
+            .chain([("HEALTH_ADDR".to_owned(), health.to_string())])
             .collect();
         let options = OperatorOptions {
             kubeconfig: self.kubeconfig.clone(),
@@ -200,7 +205,14 @@ fn assert_no_forbidden(operator: &Operator) {
 async fn cluster_wide_the_chart_rbac_runs_tests_in_any_namespace() {
     let _one = one_operator_at_a_time().await;
     let release = install_rbac("chart-cw", &["--set", "webhooks.enabled=false"]).await;
-    let mut operator = release.start_operator("chart-cw");
+    // The chart's default: two replicas with leader election.
+    let health: Vec<SocketAddr> = (0..2)
+        .map(|_| ([127, 0, 0, 1], free_port()).into())
+        .collect();
+    let mut replicas = [
+        release.start_operator("chart-cw-a", health[0]),
+        release.start_operator("chart-cw-b", health[1]),
+    ];
     let client = common::admin().await;
     let ns = common::namespace("chart-cw-tests").await;
 
@@ -221,12 +233,33 @@ async fn cluster_wide_the_chart_rbac_runs_tests_in_any_namespace() {
         .get("locust-k8s-operator")
         .await
         .expect("the Lease in the release namespace");
-    assert_eq!(
-        lease.spec.and_then(|s| s.holder_identity).as_deref(),
-        Some("chart-cw-pod-0")
+    let holder = lease.spec.and_then(|s| s.holder_identity);
+    assert!(
+        matches!(
+            holder.as_deref(),
+            Some("chart-cw-a-pod-0" | "chart-cw-b-pod-0")
+        ),
+        "held by a replica: {holder:?}"
     );
-    operator.assert_running();
-    assert_no_forbidden(&operator);
+    // Both replicas are Ready (the leader synced, the other a standby), so the chart's
+    // PodDisruptionBudget and rolling updates can make progress.
+    for addr in &health {
+        common::eventually(
+            &format!("/readyz on {addr} to answer 200"),
+            Duration::from_secs(60),
+            || async {
+                match common::http_get(*addr, "/readyz").await? {
+                    (200, _) => Ok(()),
+                    (code, body) => Err(format!("{code} {body}")),
+                }
+            },
+        )
+        .await;
+    }
+    for replica in &mut replicas {
+        replica.assert_running();
+        assert_no_forbidden(replica);
+    }
 
     // What the identity may and may not do.
     let other = Some(ns.as_str());
@@ -273,7 +306,7 @@ async fn namespaced_the_chart_rbac_runs_tests_in_the_watched_namespace_only() {
         env_value(&release.env("p"), "WATCH_NAMESPACES"),
         Some(watched.as_str())
     );
-    let mut operator = release.start_operator("chart-ns");
+    let mut operator = release.start_operator("chart-ns", ([127, 0, 0, 1], free_port()).into());
 
     create(&client, &watched, &locust_test("here", 1)).await;
     create(&client, &other, &locust_test("there", 1)).await;

@@ -29,7 +29,6 @@ use locust_k8s_operator::api::v2::{
 };
 use locust_k8s_operator::crd::{CRD_NAME, crd};
 use locust_k8s_operator::naming;
-
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::OnceCell;
 
@@ -344,6 +343,7 @@ pub async fn assert_left_alone(client: &Client, ns: &str, name: &str) {
     )
     .await;
 }
+
 
 /// A short description of a test's status for failure messages.
 pub fn describe(test: &LocustTest) -> String {
