@@ -344,7 +344,6 @@ pub async fn assert_left_alone(client: &Client, ns: &str, name: &str) {
     .await;
 }
 
-
 /// A short description of a test's status for failure messages.
 pub fn describe(test: &LocustTest) -> String {
     match &test.status {
