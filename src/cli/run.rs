@@ -50,6 +50,7 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
     } else {
         leader::always()
     };
+    spawn_standby_readiness(leadership.is_leader.clone(), readiness.clone());
     info!(
         identity = %settings.identity,
         leader_election = leader_elect,
@@ -94,6 +95,22 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
     }
     info!("shut down");
     Ok(())
+}
+
+/// Keeps [`Readiness::set_standby`] equal to "not leading", so a replica waiting for the
+/// Lease is ready once its webhook serves.
+fn spawn_standby_readiness(
+    mut is_leader: tokio::sync::watch::Receiver<bool>,
+    readiness: Readiness,
+) {
+    tokio::spawn(async move {
+        loop {
+            readiness.set_standby(!*is_leader.borrow_and_update());
+            if is_leader.changed().await.is_err() {
+                break;
+            }
+        }
+    });
 }
 
 /// Certificates and the HTTPS webhook server; with webhooks disabled nothing is built and

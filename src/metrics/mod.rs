@@ -315,6 +315,7 @@ pub struct Readiness(Arc<Flags>);
 struct Flags {
     controller_synced: AtomicBool,
     webhook_serving: AtomicBool,
+    standby: AtomicBool,
 }
 
 impl Readiness {
@@ -350,15 +351,44 @@ impl Readiness {
         self.0.webhook_serving.load(Ordering::Acquire)
     }
 
-    /// Both: the controller has synced and the webhook serves.
+    /// This replica waits for the leader-election Lease (`true`) or leads (`false`). A
+    /// standby runs no controller, so it is ready once its webhook serves: otherwise a
+    /// Deployment's second replica would never be Ready, and rollouts and
+    /// PodDisruptionBudgets would wait for it forever.
+    pub fn set_standby(&self, standby: bool) {
+        self.0.standby.store(standby, Ordering::Release);
+    }
+
+    /// Whether this replica waits for the Lease.
+    pub fn standby(&self) -> bool {
+        self.0.standby.load(Ordering::Acquire)
+    }
+
+    /// The webhook serves, and the controller has synced or this replica is a standby.
     pub fn is_ready(&self) -> bool {
-        self.controller_synced() && self.webhook_serving()
+        self.webhook_serving() && (self.controller_synced() || self.standby())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_standby_is_ready_once_its_webhook_serves() {
+        let r = Readiness::new();
+        r.set_standby(true);
+        assert!(!r.is_ready(), "the webhook does not serve yet");
+        r.set_webhook_serving();
+        assert!(r.is_ready(), "a standby needs no synced controller");
+        r.set_standby(false);
+        assert!(
+            !r.is_ready(),
+            "the leader is ready only once its controller synced"
+        );
+        r.set_controller_synced();
+        assert!(r.is_ready());
+    }
 
     fn metrics() -> Metrics {
         Metrics::new().expect("metrics register")

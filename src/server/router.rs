@@ -85,13 +85,14 @@ async fn ok() -> &'static str {
     "ok"
 }
 
-/// Readiness: the controller's caches have synced and the webhook serves.
+/// Readiness: the webhook serves, and the controller's caches have synced (or this replica
+/// is a standby waiting for the Lease).
 async fn ready(State(readiness): State<Readiness>) -> Response {
     if readiness.is_ready() {
         return "ok".into_response();
     }
     let mut missing = Vec::new();
-    if !readiness.controller_synced() {
+    if !readiness.controller_synced() && !readiness.standby() {
         missing.push("the controller's caches have not synced");
     }
     if !readiness.webhook_serving() {
