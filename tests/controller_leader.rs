@@ -70,6 +70,8 @@ async fn assert_single_status_manager(client: &Client, ns: &str, name: &str) {
 async fn only_the_leader_writes_and_the_other_replica_takes_over() {
     let client = common::admin().await;
     let ns = common::namespace("leader").await;
+    // The Lease lives in the test's namespace: the leader-election Role is bound there only.
+    common::bind_leader_election(&client, &ns).await;
     let kubeconfig = common::operator_kubeconfig().await;
     let options = |identity: &str| {
         OperatorOptions::new(&kubeconfig, &ns)

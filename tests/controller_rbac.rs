@@ -1,6 +1,8 @@
-//! The operator's RBAC rules (`config/rbac/role.yaml`): least privilege, no wildcards, no
-//! Secrets, exactly the rules the README explains. No cluster needed; the controller tests
-//! run the operator with exactly these rules.
+//! The operator's RBAC rules (`config/rbac/*.yaml`): least privilege, no wildcards, no
+//! Secrets in the controller's ClusterRole, leases only in a namespaced Role, the
+//! self-signed webhook mode's Secret only in a namespaced Role and by name, exactly the
+//! rules the README explains. The controller tests run the operator with exactly these
+//! rules; `tests/chart_rbac.rs` runs it with the Helm chart's rendering of them.
 
 mod common;
 
@@ -85,11 +87,6 @@ fn the_rules_are_exactly_the_documented_ones() {
         ("", "pods", &["get", "list", "watch"]),
         ("", "configmaps", &["get"]),
         ("events.k8s.io", "events", &["create", "patch"]),
-        (
-            "coordination.k8s.io",
-            "leases",
-            &["get", "create", "patch", "update"],
-        ),
     ]
     .into_iter()
     .map(|(g, r, verbs)| {
@@ -168,7 +165,6 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         ("", "pods", None, "watch"),
         ("", "configmaps", None, "get"),
         ("events.k8s.io", "events", None, "create"),
-        ("coordination.k8s.io", "leases", None, "update"),
     ] {
         assert!(
             can(group, resource, sub, verb).await,
@@ -184,10 +180,140 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         ("", "services", None, "delete"),
         ("locust.io", "locusttests", None, "delete"),
         ("locust.io", "locusttests", None, "update"),
+        ("coordination.k8s.io", "leases", None, "update"),
+        ("coordination.k8s.io", "leases", None, "create"),
     ] {
         assert!(
             !can(group, resource, sub, verb).await,
             "denied: {verb} {group}/{resource} {sub:?}"
+        );
+    }
+    // Leases only where the leader-election Role is bound (the operator's namespace).
+    common::bind_leader_election(&common::admin().await, &ns).await;
+    for verb in ["get", "create", "patch", "update"] {
+        assert!(
+            can("coordination.k8s.io", "leases", None, verb).await,
+            "allowed after binding the leader-election Role: {verb} leases"
+        );
+    }
+    assert!(!can("coordination.k8s.io", "leases", None, "delete").await);
+}
+
+/// `(apiGroup, resource, resourceNames)` → verbs, from a Role's or ClusterRole's rules.
+type NamedRules = BTreeMap<(String, String, Vec<String>), BTreeSet<String>>;
+
+fn named_rules(rules: Vec<k8s_openapi::api::rbac::v1::PolicyRule>) -> NamedRules {
+    let mut out = NamedRules::new();
+    for rule in rules {
+        assert!(rule.non_resource_urls.is_none(), "{rule:?}");
+        let names = rule.resource_names.clone().unwrap_or_default();
+        for group in rule.api_groups.clone().expect("apiGroups") {
+            for resource in rule.resources.clone().expect("resources") {
+                out.entry((group.clone(), resource, names.clone()))
+                    .or_default()
+                    .extend(rule.verbs.iter().cloned());
+            }
+        }
+    }
+    out
+}
+
+fn expect(rows: &[(&str, &str, &[&str], &[&str])]) -> NamedRules {
+    rows.iter()
+        .map(|(g, r, names, verbs)| {
+            (
+                (
+                    (*g).to_owned(),
+                    (*r).to_owned(),
+                    names.iter().map(|n| (*n).to_owned()).collect(),
+                ),
+                verbs.iter().map(|v| (*v).to_owned()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn leases_are_granted_by_a_namespaced_role_only() {
+    let role = common::leader_election_role();
+    assert_eq!(
+        named_rules(role.rules.expect("rules")),
+        expect(&[(
+            "coordination.k8s.io",
+            "leases",
+            &[],
+            &["get", "create", "patch", "update"]
+        )])
+    );
+}
+
+#[test]
+fn the_self_signed_webhook_rules_are_namespaced_or_limited_by_name() {
+    let role: k8s_openapi::api::rbac::v1::Role =
+        locust_k8s_operator::yaml::from_yaml(common::WEBHOOK_ROLE_YAML).expect("parses");
+    assert_eq!(
+        named_rules(role.rules.expect("rules")),
+        expect(&[
+            ("", "secrets", &[], &["create"]),
+            (
+                "",
+                "secrets",
+                &[locust_k8s_operator::certs::config::DEFAULT_SECRET_NAME],
+                &["get", "update"]
+            ),
+        ]),
+        "the Secret: created, then read and renewed by its name only; no list, no watch"
+    );
+    let cluster: k8s_openapi::api::rbac::v1::ClusterRole =
+        locust_k8s_operator::yaml::from_yaml(common::WEBHOOK_CLUSTER_ROLE_YAML).expect("parses");
+    assert_eq!(
+        named_rules(cluster.rules.expect("rules")),
+        expect(&[
+            (
+                "apiextensions.k8s.io",
+                "customresourcedefinitions",
+                &[locust_k8s_operator::crd::CRD_NAME],
+                &["get", "patch"]
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "validatingwebhookconfigurations",
+                &[locust_k8s_operator::certs::config::DEFAULT_WEBHOOK_CONFIG_NAME],
+                &["get", "patch"]
+            ),
+        ]),
+        "cluster-scoped objects: only the CRD and the webhook configuration, by name"
+    );
+    let readme = std::fs::read_to_string("config/rbac/README.md").expect("config/rbac/README.md");
+    for row in [
+        "`\"\"` | `secrets`",
+        "`apiextensions.k8s.io` | `customresourcedefinitions`",
+        "`admissionregistration.k8s.io` | `validatingwebhookconfigurations`",
+        "`coordination.k8s.io` | `leases`",
+    ] {
+        assert!(readme.contains(row), "config/rbac/README.md explains {row}");
+    }
+}
+
+#[test]
+fn no_source_file_uses_a_wildcard() {
+    for (file, text) in [
+        ("role.yaml", common::ROLE_YAML),
+        (
+            "leader_election_role.yaml",
+            common::LEADER_ELECTION_ROLE_YAML,
+        ),
+        ("webhook_role.yaml", common::WEBHOOK_ROLE_YAML),
+        (
+            "webhook_cluster_role.yaml",
+            common::WEBHOOK_CLUSTER_ROLE_YAML,
+        ),
+    ] {
+        assert!(
+            !text
+                .lines()
+                .any(|l| !l.trim_start().starts_with('#') && l.contains('*')),
+            "no '*' in config/rbac/{file}"
         );
     }
 }

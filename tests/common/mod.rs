@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -42,6 +44,15 @@ pub const FIELD_MANAGER: &str = "locust-k8s-operator";
 pub const LOCUSTFILE: &str = "locustfile";
 /// The RBAC rules the chart ships.
 pub const ROLE_YAML: &str = include_str!("../../config/rbac/role.yaml");
+/// The leader-election Role (namespaced: the Lease lives in the operator's namespace).
+pub const LEADER_ELECTION_ROLE_YAML: &str =
+    include_str!("../../config/rbac/leader_election_role.yaml");
+/// The self-signed webhook mode's namespaced Role (its certificate Secret).
+pub const WEBHOOK_ROLE_YAML: &str = include_str!("../../config/rbac/webhook_role.yaml");
+/// The self-signed webhook mode's ClusterRole (CA bundle in the CRD and the webhook
+/// configuration, by name).
+pub const WEBHOOK_CLUSTER_ROLE_YAML: &str =
+    include_str!("../../config/rbac/webhook_cluster_role.yaml");
 
 /// Kwok pod-fate annotations (see `tests/cluster/kwok/stages.yaml`).
 #[allow(unused_imports)]
@@ -111,6 +122,44 @@ pub async fn install_crd(client: &Client) {
 /// The ClusterRole from `config/rbac/role.yaml`.
 pub fn cluster_role() -> ClusterRole {
     locust_k8s_operator::yaml::from_yaml(ROLE_YAML).expect("config/rbac/role.yaml parses")
+}
+
+/// The leader-election Role from `config/rbac/leader_election_role.yaml`.
+pub fn leader_election_role() -> Role {
+    locust_k8s_operator::yaml::from_yaml(LEADER_ELECTION_ROLE_YAML)
+        .expect("config/rbac/leader_election_role.yaml parses")
+}
+
+/// Creates the leader-election Role in `ns` and binds it to [`OPERATOR_GROUP`] there, as
+/// the chart does in the operator's namespace (leases are never granted cluster-wide).
+pub async fn bind_leader_election(client: &Client, ns: &str) {
+    let role = leader_election_role();
+    let name = role.name_any();
+    Api::<Role>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("the leader-election Role");
+    let binding = RoleBinding {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            ..ObjectMeta::default()
+        },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "Role".into(),
+            name,
+        },
+        subjects: Some(vec![Subject {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "Group".into(),
+            name: OPERATOR_GROUP.into(),
+            namespace: None,
+        }]),
+    };
+    Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("the leader-election RoleBinding");
 }
 
 /// Applies the ClusterRole and binds it to [`OPERATOR_GROUP`] cluster-wide.
