@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
-SDK_VERSION=$(sed -n 's/^require github.com\/operator-framework\/operator-sdk \(v[0-9.]*\)$/\1/p' "$here/go.mod")
+SDK_VERSION=$(sed -n 's/^[[:space:]]*github.com\/operator-framework\/operator-sdk \(v[0-9.]*\).*$/\1/p' "$here/go.mod")
 [ -n "$SDK_VERSION" ] || { echo "build.sh: no operator-sdk version in $here/go.mod" >&2; exit 2; }
 
 cache=${LOCUST_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/locust-k8s-operator}
@@ -26,7 +26,7 @@ if [ ! -x "$out/operator-sdk" ] || [ ! -f "$out/$csv_crd" ]; then
   # containers_image_openpgp: the pure-Go signature code of containers/image (no gpgme),
   # as operator-sdk's own Makefile builds it.
   go build -tags containers_image_openpgp \
-    -ldflags "-s -w -X github.com/operator-framework/operator-sdk/internal/version.Version=$SDK_VERSION" \
+    -ldflags "-s -w -X github.com/operator-framework/operator-sdk/internal/version.Version=$SDK_VERSION -X github.com/operator-framework/operator-sdk/internal/version.GitVersion=$SDK_VERSION" \
     -o "$out.tmp/operator-sdk" github.com/operator-framework/operator-sdk/cmd/operator-sdk
   api_dir=$(go list -m -f '{{.Dir}}' github.com/operator-framework/api)
   cp "$api_dir/crds/$csv_crd" "$out.tmp/$csv_crd"

@@ -58,11 +58,8 @@ impl CrdFacts {
             group: text(crd, "/spec/group")?.to_string(),
             kind: text(crd, "/spec/names/kind")?.to_string(),
             stored_version: (*stored_version).to_string(),
-            conversion_path: text(
-                crd,
-                "/spec/conversion/webhook/clientConfig/service/path",
-            )?
-            .to_string(),
+            conversion_path: text(crd, "/spec/conversion/webhook/clientConfig/service/path")?
+                .to_string(),
         })
     }
 
@@ -80,11 +77,12 @@ pub fn schema<'a>(crd: &'a Value, version: &str, part: &str) -> Result<&'a Value
             vs.iter()
                 .find(|v| v.get("name").and_then(Value::as_str) == Some(version))
         })
-        .and_then(|v| {
-            v.pointer(&format!("/schema/openAPIV3Schema/properties/{part}"))
-        })
+        .and_then(|v| v.pointer(&format!("/schema/openAPIV3Schema/properties/{part}")))
         .ok_or_else(|| {
-            BundleError::invalid(CRD_FILE, format!("version {version} has no `{part}` schema"))
+            BundleError::invalid(
+                CRD_FILE,
+                format!("version {version} has no `{part}` schema"),
+            )
         })
 }
 
@@ -106,7 +104,9 @@ pub fn complete_descriptors(
         let path = d
             .get("path")
             .and_then(Value::as_str)
-            .ok_or_else(|| BundleError::invalid(source, format!("a {part} descriptor has no path")))?
+            .ok_or_else(|| {
+                BundleError::invalid(source, format!("a {part} descriptor has no path"))
+            })?
             .to_string();
         let Some(field) = schema_at(schema, &path) else {
             return Err(BundleError::invalid(

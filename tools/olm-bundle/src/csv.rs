@@ -38,8 +38,15 @@ pub fn image(src: &Sources) -> Result<String, BundleError> {
         .csv_base
         .pointer("/metadata/annotations/containerImage")
         .and_then(Value::as_str)
-        .ok_or_else(|| base_error("metadata.annotations.containerImage (the image repository) is missing"))?;
-    if repo.rsplit('/').next().is_some_and(|last| last.contains(':')) || repo.contains('@') {
+        .ok_or_else(|| {
+            base_error("metadata.annotations.containerImage (the image repository) is missing")
+        })?;
+    if repo
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
+        || repo.contains('@')
+    {
         return Err(base_error(
             "metadata.annotations.containerImage must be a repository without tag: the tag is the version",
         ));
@@ -61,11 +68,31 @@ pub fn csv(src: &Sources) -> Result<Value, BundleError> {
 
     set(&mut csv, "/metadata", "name", json!(csv_name(src)))?;
     set(&mut csv, "/spec", "version", json!(src.version))?;
-    set(&mut csv, "/metadata/annotations", "containerImage", json!(image))?;
-    set(&mut csv, "/metadata/annotations", "alm-examples", json!(alm_examples(src, &facts)?))?;
+    set(
+        &mut csv,
+        "/metadata/annotations",
+        "containerImage",
+        json!(image),
+    )?;
+    set(
+        &mut csv,
+        "/metadata/annotations",
+        "alm-examples",
+        json!(alm_examples(src, &facts)?),
+    )?;
     let icon = base64::engine::general_purpose::STANDARD.encode(&src.icon_svg);
-    set(&mut csv, "/spec", "icon", json!([{ "base64data": icon, "mediatype": "image/svg+xml" }]))?;
-    set(&mut csv, "/spec", "relatedImages", json!([{ "name": src.package.name, "image": image }]))?;
+    set(
+        &mut csv,
+        "/spec",
+        "icon",
+        json!([{ "base64data": icon, "mediatype": "image/svg+xml" }]),
+    )?;
+    set(
+        &mut csv,
+        "/spec",
+        "relatedImages",
+        json!([{ "name": src.package.name, "image": image }]),
+    )?;
 
     owned_crd(&mut csv, src, &facts)?;
     install(&mut csv, src, &repo, &image)?;
@@ -123,8 +150,8 @@ fn install(csv: &mut Value, src: &Sources, repo: &str, image: &str) -> Result<()
             }
         }
     }
-    let service_account = service_account
-        .ok_or_else(|| base_error("the Deployment has no serviceAccountName"))?;
+    let service_account =
+        service_account.ok_or_else(|| base_error("the Deployment has no serviceAccountName"))?;
     let (cluster, namespaced) = rbac::permissions(&src.rbac, &service_account);
     set(spec, "", "clusterPermissions", cluster)?;
     set(spec, "", "permissions", namespaced)?;

@@ -18,7 +18,9 @@ pub fn extras(csv: &Value) -> Result<Vec<(String, Value)>, BundleError> {
     let match_labels = deployment
         .pointer("/spec/selector/matchLabels")
         .cloned()
-        .ok_or_else(|| BundleError::invalid(CSV_BASE_FILE, "the Deployment has no selector.matchLabels"))?;
+        .ok_or_else(|| {
+            BundleError::invalid(CSV_BASE_FILE, "the Deployment has no selector.matchLabels")
+        })?;
     let labels = deployment
         .pointer("/label")
         .cloned()
@@ -37,7 +39,10 @@ pub fn extras(csv: &Value) -> Result<Vec<(String, Value)>, BundleError> {
         })
         .and_then(|p| p.get("containerPort").and_then(Value::as_i64))
         .ok_or_else(|| {
-            BundleError::invalid(CSV_BASE_FILE, "the operator container has no port named `health`")
+            BundleError::invalid(
+                CSV_BASE_FILE,
+                "the operator container has no port named `health`",
+            )
         })?;
 
     let mut out = Vec::new();

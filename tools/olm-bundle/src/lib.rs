@@ -51,7 +51,10 @@ pub fn generate_from(src: &Sources) -> Result<Files, BundleError> {
     let manifests = format!("{BUNDLE_DIR}/manifests");
     let mut files = Files::new();
     files.insert(
-        format!("{manifests}/{}.clusterserviceversion.yaml", src.package.name),
+        format!(
+            "{manifests}/{}.clusterserviceversion.yaml",
+            src.package.name
+        ),
         yaml::emit("the CSV", HEADER, &csv)?,
     );
     let plural = facts.name.split('.').next().unwrap_or(&facts.name);
@@ -66,7 +69,11 @@ pub fn generate_from(src: &Sources) -> Result<Files, BundleError> {
     let annotations = annotations(src);
     files.insert(
         format!("{BUNDLE_DIR}/metadata/annotations.yaml"),
-        yaml::emit("annotations.yaml", HEADER, &json!({ "annotations": annotations }))?,
+        yaml::emit(
+            "annotations.yaml",
+            HEADER,
+            &json!({ "annotations": annotations }),
+        )?,
     );
     files.insert(DOCKERFILE.to_string(), dockerfile(&annotations));
     Ok(files)

@@ -11,7 +11,9 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--check" => check = true,
             "-h" | "--help" => {
-                println!("usage: olm-bundle [--check] [ROOT]\n\nGenerates bundle/ and bundle.Dockerfile from crd/, config/rbac/, config/olm/, examples/ and Cargo.toml.");
+                println!(
+                    "usage: olm-bundle [--check] [ROOT]\n\nGenerates bundle/ and bundle.Dockerfile from crd/, config/rbac/, config/olm/, examples/ and Cargo.toml."
+                );
                 return ExitCode::SUCCESS;
             }
             other => root = PathBuf::from(other),

@@ -142,7 +142,12 @@ fn package(path: &Path) -> Result<Package, BundleError> {
     let channels: Vec<String> = doc
         .get("channels")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     let package = Package {
         name: text("package")?,

@@ -18,7 +18,11 @@ pub fn documents(path: &Path, text: &str) -> Result<Vec<Value>, BundleError> {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-    Ok(docs.into_iter().flatten().filter(|d| !d.is_null()).collect())
+    Ok(docs
+        .into_iter()
+        .flatten()
+        .filter(|d| !d.is_null())
+        .collect())
 }
 
 /// Parses a file holding exactly one YAML document.
@@ -39,10 +43,11 @@ pub fn document(path: &Path) -> Result<Value, BundleError> {
 pub fn emit(name: &str, header: &str, value: &Value) -> Result<String, BundleError> {
     let mut options = serde_saphyr::SerializerOptions::default();
     options.folded_wrap_chars = usize::MAX;
-    let body =
-        serde_saphyr::to_string_with_options(value, options).map_err(|e| BundleError::Serialise {
+    let body = serde_saphyr::to_string_with_options(value, options).map_err(|e| {
+        BundleError::Serialise {
             name: name.to_string(),
             message: e.to_string(),
-        })?;
+        }
+    })?;
     Ok(format!("{header}{body}"))
 }

@@ -62,7 +62,9 @@ fn source_rules(kind: &str) -> Vec<Value> {
         .iter()
         .map(|p| yaml_file(p))
         .filter(|d| d["kind"] == kind)
-        .filter(|d| d["metadata"]["labels"]["app.kubernetes.io/component"] != "webhook-certificates")
+        .filter(|d| {
+            d["metadata"]["labels"]["app.kubernetes.io/component"] != "webhook-certificates"
+        })
         .flat_map(|d| d["rules"].as_array().cloned().unwrap_or_default())
         .collect()
 }
@@ -83,7 +85,10 @@ fn permissions_are_the_rbac_sources_rules_without_the_self_signed_webhook_ones()
         "locust-k8s-operator"
     );
     for rule in role["rules"].as_array().expect("rules") {
-        assert!(cluster_rules.contains(rule), "{rule} of role.yaml is granted");
+        assert!(
+            cluster_rules.contains(rule),
+            "{rule} of role.yaml is granted"
+        );
     }
     let namespaced = source_rules("Role");
     if namespaced.is_empty() {
@@ -100,7 +105,10 @@ fn permissions_are_the_rbac_sources_rules_without_the_self_signed_webhook_ones()
         "validatingwebhookconfigurations",
         "\"*\"",
     ] {
-        assert!(!all.contains(forbidden), "the bundle grants {forbidden}: {all}");
+        assert!(
+            !all.contains(forbidden),
+            "the bundle grants {forbidden}: {all}"
+        );
     }
 }
 
@@ -130,7 +138,9 @@ fn extra_rbac_files_are_picked_up_and_self_signed_only_ones_left_out() {
     let files = olm_bundle::generate(dir.path()).expect("generates");
     let csv = olm_bundle::csv_of(&files).expect("csv");
     let spec = &csv["spec"]["install"]["spec"];
-    let cluster = spec["clusterPermissions"][0]["rules"].as_array().expect("rules");
+    let cluster = spec["clusterPermissions"][0]["rules"]
+        .as_array()
+        .expect("rules");
     let namespaced = spec["permissions"][0]["rules"].as_array().expect("rules");
     assert_eq!(
         cluster.last(),
@@ -151,13 +161,20 @@ fn extra_rbac_files_are_picked_up_and_self_signed_only_ones_left_out() {
 fn name_version_and_image_tag_come_from_cargo_toml() {
     let csv = committed_csv();
     let version = olm_bundle::source::cargo_version(&root().join("Cargo.toml")).expect("version");
-    assert_eq!(csv["metadata"]["name"], format!("locust-k8s-operator.v{version}"));
+    assert_eq!(
+        csv["metadata"]["name"],
+        format!("locust-k8s-operator.v{version}")
+    );
     assert_eq!(csv["spec"]["version"], version);
 
     let dir = copy_of_sources();
     let cargo = dir.path().join("Cargo.toml");
     let text = std::fs::read_to_string(&cargo).expect("read");
-    let bumped = text.replacen(&format!("version = \"{version}\""), "version = \"9.8.7\"", 1);
+    let bumped = text.replacen(
+        &format!("version = \"{version}\""),
+        "version = \"9.8.7\"",
+        1,
+    );
     assert_ne!(text, bumped, "the package version line was found");
     std::fs::write(&cargo, bumped).expect("write");
     let files = olm_bundle::generate(dir.path()).expect("generates");
@@ -202,7 +219,10 @@ fn owned_crd_and_descriptors_follow_the_crd() {
             let field = olm_bundle::crd::schema_at(&schema, path)
                 .unwrap_or_else(|| panic!("{part}.{path} is in the CRD"));
             assert!(d["displayName"].is_string(), "{path}");
-            assert!(d["x-descriptors"].as_array().is_some_and(|x| !x.is_empty()), "{path}");
+            assert!(
+                d["x-descriptors"].as_array().is_some_and(|x| !x.is_empty()),
+                "{path}"
+            );
             let description = d["description"].as_str().expect("description");
             assert!(!description.is_empty(), "{path}");
             if path != "phase" {
@@ -234,7 +254,13 @@ fn owned_crd_and_descriptors_follow_the_crd() {
         .iter()
         .filter_map(|d| d["path"].as_str())
         .collect();
-    for path in ["image", "master.command", "worker.command", "worker.replicas", "testFiles.configMapRef"] {
+    for path in [
+        "image",
+        "master.command",
+        "worker.command",
+        "worker.replicas",
+        "testFiles.configMapRef",
+    ] {
         assert!(spec.contains(&path), "spec descriptor {path}");
     }
 }
@@ -269,7 +295,10 @@ fn alm_examples_are_the_v2_examples() {
     assert_eq!(examples.iter().collect::<Vec<_>>(), v2);
     assert!(examples.iter().all(|e| e["kind"] == "LocustTest"));
     assert!(
-        sources.examples.iter().any(|e| e["apiVersion"] == "locust.io/v1"),
+        sources
+            .examples
+            .iter()
+            .any(|e| e["apiVersion"] == "locust.io/v1"),
         "examples/ also has a v1 example, which is left out"
     );
 }
@@ -302,13 +331,21 @@ fn install_modes_are_all_namespaces_only() {
 #[test]
 fn webhook_definitions_match_the_operator() {
     let csv = committed_csv();
-    let defs = csv["spec"]["webhookdefinitions"].as_array().expect("webhookdefinitions");
+    let defs = csv["spec"]["webhookdefinitions"]
+        .as_array()
+        .expect("webhookdefinitions");
     let conversion = defs
         .iter()
         .find(|d| d["type"] == "ConversionWebhook")
         .expect("conversion webhook");
-    assert_eq!(conversion["conversionCRDs"], json!([locust_k8s_operator::crd::CRD_NAME]));
-    assert_eq!(conversion["webhookPath"], locust_k8s_operator::crd::CONVERT_PATH);
+    assert_eq!(
+        conversion["conversionCRDs"],
+        json!([locust_k8s_operator::crd::CRD_NAME])
+    );
+    assert_eq!(
+        conversion["webhookPath"],
+        locust_k8s_operator::crd::CONVERT_PATH
+    );
     let validating = defs
         .iter()
         .find(|d| d["type"] == "ValidatingAdmissionWebhook")
@@ -321,7 +358,10 @@ fn webhook_definitions_match_the_operator() {
         k8s_openapi::ByteString(Vec::new()),
     );
     let own = serde_json::to_value(&own.webhooks.expect("webhooks")[0]).expect("json");
-    assert_eq!(validating["webhookPath"], locust_k8s_operator::certs::k8s::VALIDATE_PATH);
+    assert_eq!(
+        validating["webhookPath"],
+        locust_k8s_operator::certs::k8s::VALIDATE_PATH
+    );
     assert_eq!(validating["generateName"], own["name"]);
     for key in [
         "rules",
@@ -346,7 +386,9 @@ fn container(csv: &Value) -> &Value {
 
 fn webhook_port(csv: &Value) -> i64 {
     let env = env_of(container(csv), "unused");
-    env["WEBHOOK_PORT"].parse().expect("WEBHOOK_PORT is a number")
+    env["WEBHOOK_PORT"]
+        .parse()
+        .expect("WEBHOOK_PORT is a number")
 }
 
 /// The container's environment as the kubelet would give it, with `target_namespaces` as
@@ -379,12 +421,19 @@ fn the_deployment_environment_is_valid_operator_configuration() {
     let env = env_of(container, "");
     let vars = || env.clone().into_iter();
     let controller = ControllerConfig::from_vars(vars()).expect("controller config");
-    assert!(controller.watch_namespaces.is_empty(), "AllNamespaces: every namespace");
+    assert!(
+        controller.watch_namespaces.is_empty(),
+        "AllNamespaces: every namespace"
+    );
     assert_eq!(controller.leader_election_namespace, "operators");
     assert_eq!(controller.identity, "locust-k8s-operator-7d9f-abcde");
     assert_eq!(controller.health_addr.to_string(), "0.0.0.0:8081");
     let certs = CertsConfig::from_vars(vars()).expect("certs config");
-    assert_eq!(certs.mode, WebhookMode::Files, "OLM provides the certificates");
+    assert_eq!(
+        certs.mode,
+        WebhookMode::Files,
+        "OLM provides the certificates"
+    );
     assert_eq!(
         certs.cert_file(),
         Path::new("/tmp/k8s-webhook-server/serving-certs/tls.crt"),
@@ -399,8 +448,16 @@ fn the_deployment_environment_is_valid_operator_configuration() {
     let scoped = ControllerConfig::from_vars(env_of(container, "team-a,team-b")).expect("scoped");
     assert_eq!(scoped.watch_namespaces, ["team-a", "team-b"]);
 
-    let ports: Vec<&Value> = container["ports"].as_array().expect("ports").iter().collect();
-    assert!(ports.iter().any(|p| p["name"] == "health" && p["containerPort"] == 8081));
+    let ports: Vec<&Value> = container["ports"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .collect();
+    assert!(
+        ports
+            .iter()
+            .any(|p| p["name"] == "health" && p["containerPort"] == 8081)
+    );
     assert!(ports.iter().any(|p| p["containerPort"] == certs.port));
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
@@ -411,13 +468,22 @@ fn the_deployment_is_locked_down() {
     let csv = committed_csv();
     let pod = &csv["spec"]["install"]["spec"]["deployments"][0]["spec"]["template"]["spec"];
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
-    assert_eq!(pod["securityContext"]["seccompProfile"]["type"], "RuntimeDefault");
-    assert!(pod["securityContext"]["runAsUser"].is_null(), "no hard-coded UID");
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert!(
+        pod["securityContext"]["runAsUser"].is_null(),
+        "no hard-coded UID"
+    );
     let c = &pod["containers"][0];
     assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
-    assert!(c["securityContext"]["runAsUser"].is_null(), "no hard-coded UID");
+    assert!(
+        c["securityContext"]["runAsUser"].is_null(),
+        "no hard-coded UID"
+    );
     assert!(c["resources"]["requests"]["cpu"].is_string());
     assert!(c["resources"]["limits"]["memory"].is_string());
 }
@@ -425,11 +491,18 @@ fn the_deployment_is_locked_down() {
 #[test]
 fn annotations_and_dockerfile_labels_agree() {
     let root = root();
-    let annotations = yaml_file(&root.join("bundle/metadata/annotations.yaml"))["annotations"].clone();
+    let annotations =
+        yaml_file(&root.join("bundle/metadata/annotations.yaml"))["annotations"].clone();
     let prefix = "operators.operatorframework.io.bundle";
     assert_eq!(annotations[format!("{prefix}.channels.v1")], "stable,alpha");
-    assert_eq!(annotations[format!("{prefix}.channel.default.v1")], "stable");
-    assert_eq!(annotations[format!("{prefix}.package.v1")], "locust-k8s-operator");
+    assert_eq!(
+        annotations[format!("{prefix}.channel.default.v1")],
+        "stable"
+    );
+    assert_eq!(
+        annotations[format!("{prefix}.package.v1")],
+        "locust-k8s-operator"
+    );
     assert_eq!(annotations[format!("{prefix}.mediatype.v1")], "registry+v1");
     let dockerfile = std::fs::read_to_string(root.join("bundle.Dockerfile")).expect("Dockerfile");
     let labels: serde_json::Map<String, Value> = dockerfile
@@ -446,8 +519,12 @@ fn annotations_and_dockerfile_labels_agree() {
 #[test]
 fn the_crd_in_the_bundle_is_the_committed_crd() {
     let root = root();
-    let committed = std::fs::read_to_string(root.join("crd/locusttests.locust.io.yaml")).expect("crd");
-    let bundled =
-        std::fs::read_to_string(root.join("bundle/manifests/locust.io_locusttests.yaml")).expect("bundled");
-    assert!(bundled.ends_with(&committed), "the bundle carries crd/ unchanged");
+    let committed =
+        std::fs::read_to_string(root.join("crd/locusttests.locust.io.yaml")).expect("crd");
+    let bundled = std::fs::read_to_string(root.join("bundle/manifests/locust.io_locusttests.yaml"))
+        .expect("bundled");
+    assert!(
+        bundled.ends_with(&committed),
+        "the bundle carries crd/ unchanged"
+    );
 }
