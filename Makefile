@@ -59,6 +59,21 @@ clean: cluster-down
 run: build ## Run the operator in the foreground against the local cluster (make cluster-up first)
 	KUBECONFIG=$(CURDIR)/target/cluster/kubeconfig LOG_FORMAT=text WEBHOOK_MODE=local $(BIN) run --leader-elect=false
 
+# --- Helm chart (charts/locust-k8s-operator) ---------------------------------------------
+CHART_DIR := charts/locust-k8s-operator
+HELM ?= $(K8S_BIN_DIR)/helm
+
+.PHONY: chart chart-lint
+chart: ## Copy the CRD and config/rbac into the chart, set its version to Cargo.toml's (a test fails when stale)
+	mkdir -p $(CHART_DIR)/files/crd $(CHART_DIR)/files/rbac
+	cp crd/locusttests.locust.io.yaml $(CHART_DIR)/files/crd/
+	rm -f $(CHART_DIR)/files/rbac/*.yaml && cp config/rbac/*.yaml $(CHART_DIR)/files/rbac/
+	v=$$(sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1) && \
+	  sed -i -e "s/^version: .*/version: $$v/" -e "s/^appVersion: .*/appVersion: \"$$v\"/" $(CHART_DIR)/Chart.yaml
+
+chart-lint: cluster-bins ## helm lint the chart (strict) with its default and documented values
+	$(HELM) lint --strict $(CHART_DIR)
+
 # --- OLM bundle (tools/olm-bundle generates it; tests/olm builds operator-sdk) ---
 .PHONY: bundle olm-bins bundle-validate
 

@@ -1,0 +1,820 @@
+//! The Helm chart `charts/locust-k8s-operator`: generated copies fresh, version in step
+//! with the operator, every value documented, the schema rejecting bad values, `helm lint`
+//! and `helm template` for every documented combination of values, the rendered manifests
+//! accepted by the real API server (`kubectl apply --dry-run=server`).
+//!
+//! `helm install`/`upgrade`/`uninstall` are in `tests/chart_install.rs` (its own cluster:
+//! the CRD it leaves behind would change what a dry-run here compares against); RBAC under
+//! the chart's identity (the operator running as the chart's ServiceAccount) is in
+//! `tests/chart_rbac.rs`.
+
+mod chart_common;
+
+use std::collections::BTreeSet;
+
+use chart_common::{CHART, helm, kubectl, objects, of_kind, one, operator_deployment, render};
+use serde_json::{Value, json};
+
+/// Every documented combination of values (README "Install with Helm"): name, flags.
+const COMBINATIONS: &[(&str, &[&str])] = &[
+    ("default", &[]),
+    ("webhooks-off", &["--set", "webhooks.enabled=false"]),
+    (
+        "cert-manager",
+        &["--set", "webhooks.certificates=cert-manager"],
+    ),
+    (
+        "cert-manager-cluster-issuer",
+        &[
+            "--set",
+            "webhooks.certificates=cert-manager,webhooks.certManager.issuerName=ca,webhooks.certManager.issuerKind=ClusterIssuer",
+        ],
+    ),
+    ("no-validation", &["--set", "webhooks.validation=false"]),
+    (
+        "namespaced",
+        &["--set-json", r#"watchNamespaces=["team-a","team-b"]"#],
+    ),
+    (
+        "single-replica",
+        &["--set", "replicaCount=1,leaderElection.enabled=false"],
+    ),
+    (
+        "otel-external",
+        &[
+            "--set",
+            "openTelemetry.collector.deploy=false,openTelemetry.collector.externalEndpoint=otel.monitoring:4317",
+        ],
+    ),
+    (
+        "otel-forward",
+        &[
+            "--set",
+            "openTelemetry.collector.exporters.otlp.endpoint=tempo.monitoring:4317,openTelemetry.collector.exporters.otlp.insecure=true,openTelemetry.collector.exporters.prometheus.enabled=false",
+        ],
+    ),
+    (
+        "service-monitor",
+        &["--set", "metrics.serviceMonitor.enabled=true"],
+    ),
+    (
+        "locust-pod-defaults",
+        &[
+            "--set",
+            "locustPods.masterResources.limits.cpu=2,locustPods.workerResources.requests.memory=,locustPods.jobTtlSecondsAfterFinished=300,locustPods.defaultRuntimeClassName=gvisor,locustPods.affinityInjection=false",
+        ],
+    ),
+];
+
+fn rendered(name: &str) -> Vec<Value> {
+    let (_, flags) = COMBINATIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("a documented combination");
+    objects(&render("lko", "lko-system", flags))
+}
+
+fn env_of(objects: &[Value]) -> Vec<(String, String)> {
+    chart_common::operator_env(objects, "lko-system", "pod-0")
+}
+
+fn env<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    chart_common::env_value(env, name)
+}
+
+// ---- generated files and documentation ----------------------------------------------
+
+#[test]
+fn chart_version_follows_the_operator() {
+    let chart: Value = locust_k8s_operator::yaml::from_yaml(
+        &std::fs::read_to_string(format!("{CHART}/Chart.yaml")).expect("Chart.yaml"),
+    )
+    .expect("Chart.yaml parses");
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(chart["version"], version, "Chart.yaml version (make chart)");
+    assert_eq!(
+        chart["appVersion"], version,
+        "Chart.yaml appVersion (make chart)"
+    );
+}
+
+#[test]
+fn the_chart_copies_of_the_crd_and_rbac_are_fresh() {
+    let stale = "is stale: run `make chart`";
+    assert_eq!(
+        std::fs::read_to_string(format!("{CHART}/files/crd/locusttests.locust.io.yaml"))
+            .expect("chart CRD copy"),
+        std::fs::read_to_string("crd/locusttests.locust.io.yaml").expect("crd"),
+        "{CHART}/files/crd/locusttests.locust.io.yaml {stale}"
+    );
+    let names = |dir: &str| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .expect(dir)
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".yaml"))
+            .collect()
+    };
+    let sources = names("config/rbac");
+    assert_eq!(
+        names(&format!("{CHART}/files/rbac")),
+        sources,
+        "{CHART}/files/rbac {stale}"
+    );
+    for file in sources {
+        assert_eq!(
+            std::fs::read_to_string(format!("{CHART}/files/rbac/{file}")).expect("copy"),
+            std::fs::read_to_string(format!("config/rbac/{file}")).expect("source"),
+            "{CHART}/files/rbac/{file} {stale}"
+        );
+    }
+}
+
+/// Values whose whole object is passed through to Kubernetes (documented as one key).
+fn passed_through(key: &str) -> bool {
+    key.ends_with("resources") || key.ends_with("ecurityContext")
+}
+
+/// Leaf keys of values.yaml (maps are walked; lists, empty maps and objects passed
+/// through to Kubernetes are leaves).
+fn leaf_keys(prefix: &str, value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) if !map.is_empty() && !passed_through(prefix) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaf_keys(&key, v, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+#[test]
+fn every_value_is_documented_and_in_the_schema() {
+    let values: Value = locust_k8s_operator::yaml::from_yaml(
+        &std::fs::read_to_string(format!("{CHART}/values.yaml")).expect("values.yaml"),
+    )
+    .expect("values.yaml parses");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{CHART}/values.schema.json")).expect("schema"),
+    )
+    .expect("values.schema.json is JSON");
+    let readme = std::fs::read_to_string(format!("{CHART}/README.md")).expect("chart README");
+    let mut keys = Vec::new();
+    leaf_keys("", &values, &mut keys);
+    assert!(keys.len() > 40, "values.yaml has its keys: {keys:?}");
+    for key in keys {
+        assert!(
+            readme.contains(&format!("| `{key}` |")),
+            "{CHART}/README.md documents `{key}` in its values table"
+        );
+        let mut node = &schema;
+        for part in key.split('.') {
+            node = &node["properties"][part];
+            assert!(
+                !node.is_null(),
+                "values.schema.json has a schema for `{key}`"
+            );
+        }
+    }
+}
+
+// ---- lint, template, schema -----------------------------------------------------------
+
+#[test]
+fn helm_lint_passes_for_every_documented_combination() {
+    for (name, flags) in COMBINATIONS {
+        let mut args = vec!["lint", "--strict", CHART];
+        args.extend_from_slice(flags);
+        let (ok, out, err) = helm(&args);
+        assert!(ok, "helm lint ({name}) failed:\n{out}\n{err}");
+        assert!(out.contains("0 chart(s) failed"), "{name}: {out}");
+    }
+}
+
+#[test]
+fn wrong_values_fail_with_a_clear_message() {
+    for (flags, message) in [
+        (
+            &["--set", "replicaCount=abc"][..],
+            "at '/replicaCount': got string, want integer",
+        ),
+        (&["--set", "replicaCount=0"], "/replicaCount"),
+        (
+            &["--set", "webhooks.certificates=vault"],
+            "'self-signed', 'cert-manager'",
+        ),
+        (
+            &["--set", "locustPods.resources.limits.cpu=lots"],
+            "/locustPods/resources/limits/cpu",
+        ),
+        (&["--set", "replicasCount=2"], "replicasCount"),
+        (
+            &["--set", "operator.locustPollSeconds=0"],
+            "/operator/locustPollSeconds",
+        ),
+        (
+            &["--set", "webhooks.failurePolicy=Sometimes"],
+            "/webhooks/failurePolicy",
+        ),
+        (
+            &["--set-json", r#"watchNamespaces=["Team_A"]"#],
+            "/watchNamespaces/0",
+        ),
+        (
+            &["--set", "replicaCount=2,leaderElection.enabled=false"],
+            "replicaCount > 1 needs leaderElection.enabled=true",
+        ),
+    ] {
+        let mut args = vec!["template", "lko", CHART];
+        args.extend_from_slice(flags);
+        let (ok, _, err) = helm(&args);
+        assert!(!ok, "helm template {flags:?} must fail");
+        assert!(
+            err.contains(message),
+            "{flags:?}: expected {message:?} in:\n{err}"
+        );
+    }
+}
+
+/// `value` with every number as a float (Helm's YAML round trip turns `500.0` into `500`).
+fn numbers_as_f64(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => json!(n.as_f64()),
+        Value::Array(a) => Value::Array(a.iter().map(numbers_as_f64).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), numbers_as_f64(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn container(objects: &[Value]) -> &Value {
+    &operator_deployment(objects)["spec"]["template"]["spec"]["containers"][0]
+}
+
+#[test]
+fn the_default_install_is_hardened_highly_available_and_webhooked() {
+    let o = rendered("default");
+    let deploy = operator_deployment(&o);
+    let pod = &deploy["spec"]["template"]["spec"];
+    let c = container(&o);
+    assert_eq!(deploy["spec"]["replicas"], 2);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert!(
+        pod["securityContext"].get("runAsUser").is_none()
+            && c["securityContext"].get("runAsUser").is_none(),
+        "no hard-coded UID"
+    );
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert!(c["resources"]["requests"]["cpu"].is_string());
+    assert_eq!(c["args"], json!(["run", "--leader-elect=true"]));
+    let e = env_of(&o);
+    assert_eq!(env(&e, "HEALTH_ADDR"), Some("0.0.0.0:8081"));
+    assert_eq!(env(&e, "WEBHOOK_MODE"), Some("self-signed"));
+    assert_eq!(env(&e, "POD_NAMESPACE"), Some("lko-system"));
+    assert_eq!(env(&e, "POD_NAME"), Some("pod-0"));
+    assert_eq!(env(&e, "WATCH_NAMESPACES"), Some(""));
+    assert_eq!(env(&e, "POD_CPU_REQUEST"), Some("250m"));
+    assert_eq!(env(&e, "POD_MEM_LIMIT"), Some("1024Mi"));
+    // The probes' port is HEALTH_ADDR's; /tmp is writable for the certificates.
+    assert_eq!(c["ports"][0]["containerPort"], 8081);
+    assert_eq!(c["volumeMounts"][0]["mountPath"], "/tmp");
+    let pdb = one(&o, "PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        deploy["spec"]["selector"]["matchLabels"]
+    );
+
+    // The CRD: the generated one, kept on uninstall, converted by this release's Service.
+    let crd = one(&o, "CustomResourceDefinition");
+    assert_eq!(
+        crd["metadata"]["annotations"]["helm.sh/resource-policy"],
+        "keep"
+    );
+    let generated =
+        serde_json::to_value(locust_k8s_operator::crd::crd().expect("crd")).expect("json");
+    assert!(
+        numbers_as_f64(&crd["spec"]["versions"]) == numbers_as_f64(&generated["spec"]["versions"]),
+        "the rendered CRD's versions and schemas are the generated ones"
+    );
+    assert_eq!(crd["spec"]["names"], generated["spec"]["names"]);
+    let service = &crd["spec"]["conversion"]["webhook"]["clientConfig"]["service"];
+    assert_eq!(crd["spec"]["conversion"]["strategy"], "Webhook");
+    assert_eq!(service["namespace"], "lko-system");
+    let webhook_service = of_kind(&o, "Service")
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == service["name"])
+        .expect("the conversion webhook's Service is rendered");
+    assert_eq!(webhook_service["spec"]["ports"][0]["port"], 443);
+    assert_eq!(env(&e, "WEBHOOK_SERVICE_NAME"), service["name"].as_str());
+    let vwc = one(&o, "ValidatingWebhookConfiguration");
+    assert_eq!(
+        env(&e, "WEBHOOK_CONFIG_NAME"),
+        vwc["metadata"]["name"].as_str()
+    );
+    assert_eq!(
+        vwc["webhooks"][0]["clientConfig"]["service"]["name"],
+        service["name"]
+    );
+    assert_eq!(
+        vwc["webhooks"][0]["clientConfig"]["service"]["path"],
+        "/validate"
+    );
+    assert_eq!(vwc["webhooks"][0]["failurePolicy"], "Fail");
+    // The OpenTelemetry Collector is deployed by default (spec 5.1.1); no ServiceMonitor.
+    assert!(
+        of_kind(&o, "Deployment").iter().any(|d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("otel/opentelemetry-collector-contrib:"))
+        }),
+        "the collector Deployment"
+    );
+    assert!(of_kind(&o, "ServiceMonitor").is_empty());
+    assert!(of_kind(&o, "Certificate").is_empty());
+}
+
+#[test]
+fn webhooks_off_leaves_a_v2_only_install_without_webhooks() {
+    let o = rendered("webhooks-off");
+    let crd = one(&o, "CustomResourceDefinition");
+    assert_eq!(crd["spec"]["conversion"], json!({"strategy": "None"}));
+    let mut served: Vec<(String, bool)> = crd["spec"]["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| {
+            (
+                v["name"].as_str().expect("name").to_owned(),
+                v["served"] == true,
+            )
+        })
+        .collect();
+    served.sort();
+    assert_eq!(served, [("v1".to_owned(), false), ("v2".to_owned(), true)]);
+    assert!(of_kind(&o, "ValidatingWebhookConfiguration").is_empty());
+    assert!(
+        !of_kind(&o, "Service").iter().any(|s| s["metadata"]["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("-webhook"))),
+        "no webhook Service"
+    );
+    let e = env_of(&o);
+    assert_eq!(env(&e, "WEBHOOK_MODE"), Some("disabled"));
+    for role in of_kind(&o, "Role")
+        .into_iter()
+        .chain(of_kind(&o, "ClusterRole"))
+    {
+        assert!(
+            !serde_json::to_string(&role["rules"])
+                .expect("json")
+                .contains("secrets"),
+            "no Secret access without webhooks: {}",
+            role["metadata"]["name"]
+        );
+    }
+}
+
+#[test]
+fn cert_manager_mode_mounts_its_certificate_and_injects_the_ca() {
+    let o = rendered("cert-manager");
+    let cert = one(&o, "Certificate");
+    let issuer = one(&o, "Issuer");
+    assert_eq!(
+        cert["spec"]["issuerRef"]["name"],
+        issuer["metadata"]["name"]
+    );
+    let inject = format!(
+        "lko-system/{}",
+        cert["metadata"]["name"].as_str().expect("name")
+    );
+    let crd = one(&o, "CustomResourceDefinition");
+    assert_eq!(
+        crd["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+        inject
+    );
+    let vwc = one(&o, "ValidatingWebhookConfiguration");
+    assert_eq!(
+        vwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+        inject
+    );
+    let e = env_of(&o);
+    assert_eq!(env(&e, "WEBHOOK_MODE"), Some("files"));
+    let pod = &operator_deployment(&o)["spec"]["template"]["spec"];
+    let cert_volume = pod["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["secret"]["secretName"] == cert["spec"]["secretName"])
+        .expect("the Certificate's Secret is mounted");
+    let mount = container(&o)["volumeMounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .find(|m| m["name"] == cert_volume["name"])
+        .expect("mounted");
+    assert_eq!(mount["mountPath"].as_str(), env(&e, "WEBHOOK_CERT_DIR"));
+    let svc = crd["spec"]["conversion"]["webhook"]["clientConfig"]["service"]["name"]
+        .as_str()
+        .expect("service");
+    assert!(
+        cert["spec"]["dnsNames"]
+            .as_array()
+            .expect("dnsNames")
+            .contains(&json!(format!("{svc}.lko-system.svc"))),
+        "the certificate names the webhook Service"
+    );
+    // cert-manager writes the CA bundles: the operator needs no Secret or CRD rights.
+    for role in of_kind(&o, "Role")
+        .into_iter()
+        .chain(of_kind(&o, "ClusterRole"))
+    {
+        let rules = serde_json::to_string(&role["rules"]).expect("json");
+        assert!(!rules.contains("secrets") && !rules.contains("customresourcedefinitions"));
+    }
+    let o = rendered("cert-manager-cluster-issuer");
+    assert!(of_kind(&o, "Issuer").is_empty());
+    assert_eq!(
+        one(&o, "Certificate")["spec"]["issuerRef"],
+        json!({"name": "ca", "kind": "ClusterIssuer", "group": "cert-manager.io"})
+    );
+    let o = rendered("no-validation");
+    assert!(of_kind(&o, "ValidatingWebhookConfiguration").is_empty());
+    assert_eq!(
+        one(&o, "CustomResourceDefinition")["spec"]["conversion"]["strategy"],
+        "Webhook"
+    );
+}
+
+#[test]
+fn other_documented_values_reach_the_manifests() {
+    let o = rendered("single-replica");
+    assert!(
+        of_kind(&o, "PodDisruptionBudget").is_empty(),
+        "no PDB for one replica"
+    );
+    assert_eq!(
+        container(&o)["args"],
+        json!(["run", "--leader-elect=false"])
+    );
+    assert!(
+        !of_kind(&o, "Role")
+            .iter()
+            .any(|r| serde_json::to_string(&r["rules"])
+                .expect("json")
+                .contains("leases")),
+        "no lease Role without leader election"
+    );
+
+    let o = rendered("otel-external");
+    assert!(
+        !of_kind(&o, "Deployment")
+            .iter()
+            .any(|d| d["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.contains("otel"))),
+        "no collector"
+    );
+    let o = rendered("otel-forward");
+    let config = of_kind(&o, "ConfigMap")
+        .into_iter()
+        .find(|c| {
+            c["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("otel-collector"))
+        })
+        .expect("collector config");
+    let config: Value = locust_k8s_operator::yaml::from_yaml(
+        config["data"]["config.yaml"].as_str().expect("config.yaml"),
+    )
+    .expect("collector config parses");
+    assert_eq!(
+        config["exporters"]["otlp"]["endpoint"],
+        "tempo.monitoring:4317"
+    );
+    assert_eq!(config["exporters"]["otlp"]["tls"]["insecure"], true);
+    assert!(config["exporters"].get("prometheus").is_none());
+    assert_eq!(
+        config["service"]["pipelines"]["metrics"]["exporters"],
+        json!(["otlp"])
+    );
+    assert_eq!(
+        config["service"]["pipelines"]["traces"]["exporters"],
+        json!(["otlp"])
+    );
+
+    let o = rendered("service-monitor");
+    let monitor = one(&o, "ServiceMonitor");
+    let port = &monitor["spec"]["endpoints"][0]["port"];
+    let selector = monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .expect("selector");
+    let selected: Vec<_> = of_kind(&o, "Service")
+        .into_iter()
+        .filter(|s| {
+            selector
+                .iter()
+                .all(|(k, v)| &s["metadata"]["labels"][k] == v)
+        })
+        .collect();
+    assert_eq!(
+        selected.len(),
+        1,
+        "the ServiceMonitor selects the metrics Service only"
+    );
+    assert_eq!(&selected[0]["spec"]["ports"][0]["name"], port);
+    assert_eq!(selected[0]["spec"]["ports"][0]["port"], 8081);
+
+    let e = env_of(&rendered("locust-pod-defaults"));
+    assert_eq!(env(&e, "MASTER_POD_CPU_LIMIT"), Some("2"));
+    assert_eq!(env(&e, "WORKER_POD_MEM_REQUEST"), Some(""));
+    assert_eq!(env(&e, "JOB_TTL_SECONDS_AFTER_FINISHED"), Some("300"));
+    assert_eq!(env(&e, "DEFAULT_RUNTIME_CLASS_NAME"), Some("gvisor"));
+    assert_eq!(env(&e, "ENABLE_AFFINITY_CR_INJECTION"), Some("false"));
+    assert_eq!(
+        env(&e, "ENABLE_TAINT_TOLERATIONS_CR_INJECTION"),
+        Some("true")
+    );
+    // The operator accepts exactly this configuration (unknown or bad values stop it).
+    let vars: Vec<(String, String)> = e.clone();
+    let config = locust_k8s_operator::config::OperatorConfig::from_vars(vars.clone())
+        .expect("the operator accepts the chart's builder configuration");
+    assert_eq!(config.master_resources.limits["cpu"], "2");
+    assert!(!config.worker_resources.requests.contains_key("memory"));
+    assert_eq!(config.job_ttl_seconds_after_finished, Some(300));
+    locust_k8s_operator::config::ControllerConfig::from_vars(vars.clone())
+        .expect("the operator accepts the chart's controller configuration");
+    locust_k8s_operator::certs::CertsConfig::from_vars(vars)
+        .expect("the operator accepts the chart's webhook configuration");
+
+    let o = rendered("namespaced");
+    let e = env_of(&o);
+    assert_eq!(env(&e, "WATCH_NAMESPACES"), Some("team-a,team-b"));
+    let vwc = one(&o, "ValidatingWebhookConfiguration");
+    assert_eq!(
+        vwc["webhooks"][0]["namespaceSelector"]["matchExpressions"][0]["values"],
+        json!(["team-a", "team-b"])
+    );
+}
+
+// ---- RBAC rendered from config/rbac ---------------------------------------------------
+
+fn source_rules(file: &str) -> Value {
+    let doc: Value = locust_k8s_operator::yaml::from_yaml(
+        &std::fs::read_to_string(format!("config/rbac/{file}")).expect(file),
+    )
+    .expect("rbac source parses");
+    doc["rules"].clone()
+}
+
+fn named<'a>(objects: &'a [Value], kind: &str, suffix: &str) -> Vec<&'a Value> {
+    of_kind(objects, kind)
+        .into_iter()
+        .filter(|o| {
+            o["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with(suffix))
+        })
+        .collect()
+}
+
+#[test]
+fn the_chart_rules_are_exactly_config_rbac() {
+    let o = rendered("default");
+    let controller = named(&o, "ClusterRole", "locust-k8s-operator");
+    assert_eq!(controller.len(), 1);
+    assert_eq!(controller[0]["rules"], source_rules("role.yaml"));
+    let webhook = named(&o, "ClusterRole", "-webhook");
+    assert_eq!(
+        webhook[0]["rules"],
+        source_rules("webhook_cluster_role.yaml")
+    );
+    let lease = named(&o, "Role", "-leader-election");
+    assert_eq!(lease[0]["rules"], source_rules("leader_election_role.yaml"));
+    assert_eq!(lease[0]["metadata"]["namespace"], "lko-system");
+    let secret = named(&o, "Role", "-webhook");
+    assert_eq!(secret[0]["rules"], source_rules("webhook_role.yaml"));
+    assert_eq!(secret[0]["metadata"]["namespace"], "lko-system");
+    assert_eq!(of_kind(&o, "Role").len(), 2);
+    assert_eq!(of_kind(&o, "ClusterRole").len(), 2);
+    // Every binding binds the chart's ServiceAccount to a role of this render.
+    let sa = one(&o, "ServiceAccount");
+    for binding in of_kind(&o, "RoleBinding")
+        .into_iter()
+        .chain(of_kind(&o, "ClusterRoleBinding"))
+    {
+        assert_eq!(
+            binding["subjects"],
+            json!([{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "lko-system"}])
+        );
+        let kind = if binding["kind"] == "RoleBinding" {
+            "Role"
+        } else {
+            "ClusterRole"
+        };
+        assert_eq!(binding["roleRef"]["kind"], kind);
+        assert!(
+            of_kind(&o, kind)
+                .iter()
+                .any(|r| r["metadata"]["name"] == binding["roleRef"]["name"]
+                    && r["metadata"]["namespace"] == binding["metadata"]["namespace"]),
+            "{} binds a rendered {kind}",
+            binding["metadata"]["name"]
+        );
+    }
+    // The names the operator uses are the ones the rules allow by name.
+    let e = env_of(&o);
+    let names = serde_json::to_string(&source_rules("webhook_role.yaml")).expect("json");
+    assert!(names.contains(&format!(
+        "\"{}\"",
+        env(&e, "WEBHOOK_SECRET_NAME").expect("secret")
+    )));
+    let names = serde_json::to_string(&source_rules("webhook_cluster_role.yaml")).expect("json");
+    assert!(names.contains(&format!(
+        "\"{}\"",
+        env(&e, "WEBHOOK_CONFIG_NAME").expect("vwc")
+    )));
+
+    let o = rendered("namespaced");
+    assert!(
+        named(&o, "ClusterRole", "locust-k8s-operator").is_empty()
+            && named(&o, "ClusterRoleBinding", "locust-k8s-operator").is_empty(),
+        "namespaced: no cluster-wide controller rules"
+    );
+    for ns in ["team-a", "team-b"] {
+        let role = of_kind(&o, "Role")
+            .into_iter()
+            .find(|r| r["metadata"]["namespace"] == ns)
+            .unwrap_or_else(|| panic!("a Role in {ns}"));
+        assert_eq!(role["rules"], source_rules("role.yaml"));
+        assert!(
+            of_kind(&o, "RoleBinding")
+                .iter()
+                .any(|b| b["metadata"]["namespace"] == ns
+                    && b["roleRef"]["name"] == role["metadata"]["name"]),
+            "a RoleBinding in {ns}"
+        );
+    }
+}
+
+#[test]
+fn no_rendered_rule_has_a_wildcard_and_secrets_are_never_readable_cluster_wide() {
+    for (name, _) in COMBINATIONS {
+        let o = rendered(name);
+        for role in of_kind(&o, "Role")
+            .into_iter()
+            .chain(of_kind(&o, "ClusterRole"))
+        {
+            for rule in role["rules"].as_array().expect("rules") {
+                for field in ["apiGroups", "resources", "verbs", "resourceNames"] {
+                    for item in rule[field].as_array().into_iter().flatten() {
+                        assert!(
+                            !item.as_str().expect("string").contains('*'),
+                            "{name}: wildcard in {} {field}: {rule}",
+                            role["metadata"]["name"]
+                        );
+                    }
+                }
+                let secrets = rule["resources"]
+                    .as_array()
+                    .expect("resources")
+                    .iter()
+                    .any(|r| r.as_str().is_some_and(|r| r.starts_with("secrets")));
+                if secrets {
+                    assert_eq!(
+                        role["kind"], "Role",
+                        "{name}: Secrets only in a namespaced Role"
+                    );
+                    assert_eq!(
+                        role["metadata"]["namespace"], "lko-system",
+                        "{name}: Secrets only in the release namespace"
+                    );
+                    let verbs: Vec<&str> = rule["verbs"]
+                        .as_array()
+                        .expect("verbs")
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    assert!(
+                        !verbs.contains(&"list") && !verbs.contains(&"watch"),
+                        "{name}: {rule}"
+                    );
+                    if verbs.contains(&"get") {
+                        assert!(
+                            rule["resourceNames"].is_array(),
+                            "{name}: get by name only: {rule}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- against the real API server ------------------------------------------------------
+
+/// Minimal CRDs for the kinds the chart can render but the test cluster lacks
+/// (ServiceMonitor, cert-manager's Certificate and Issuer): just enough for the API
+/// server to accept the objects; their schemas are not checked here.
+const STUB_CRDS: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: servicemonitors.monitoring.coreos.com}
+spec:
+  group: monitoring.coreos.com
+  names: {kind: ServiceMonitor, plural: servicemonitors}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: certificates.cert-manager.io}
+spec:
+  group: cert-manager.io
+  names: {kind: Certificate, plural: certificates}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: issuers.cert-manager.io}
+spec:
+  group: cert-manager.io
+  names: {kind: Issuer, plural: issuers}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"#;
+
+#[tokio::test]
+async fn every_combination_is_accepted_by_the_api_server() {
+    let cluster = test_cluster::shared().await.expect("cluster");
+    let kubeconfig = cluster.kubeconfig().to_owned();
+    let client = cluster.client().await.expect("client");
+    chart_common::apply(&kubeconfig, STUB_CRDS);
+    for name in [
+        "servicemonitors.monitoring.coreos.com",
+        "certificates.cert-manager.io",
+        "issuers.cert-manager.io",
+    ] {
+        chart_common::wait_established(&client, name).await;
+    }
+    let release_ns = cluster.namespace("dry-run").await.expect("namespace");
+    let team_a = cluster.namespace("team-a").await.expect("namespace");
+    let team_b = cluster.namespace("team-b").await.expect("namespace");
+    let watch = format!(r#"watchNamespaces=["{team_a}","{team_b}"]"#);
+    for (name, flags) in COMBINATIONS {
+        let flags: Vec<&str> = if *name == "namespaced" {
+            vec!["--set-json", &watch]
+        } else {
+            flags.to_vec()
+        };
+        let yaml = render("dry", &release_ns, &flags);
+        let (ok, out, err) = kubectl(
+            &kubeconfig,
+            &["apply", "--dry-run=server", "-f", "-"],
+            Some(&yaml),
+        );
+        let errors: Vec<&str> = err.lines().filter(|l| !l.starts_with("Warning:")).collect();
+        assert!(
+            ok,
+            "{name}: the API server rejects the rendered chart:\n{}\n{out}",
+            errors.join("\n")
+        );
+        let accepted = out
+            .lines()
+            .filter(|l| l.contains("(server dry run)"))
+            .count();
+        assert_eq!(
+            accepted,
+            objects(&yaml).len(),
+            "{name}: every object accepted:\n{out}"
+        );
+    }
+}
