@@ -108,22 +108,10 @@ fn is_events_rbac_false_positive(csv: &Value, message: &str) -> bool {
         })
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 #[test]
 fn operator_sdk_rejects_a_broken_copy_of_the_bundle() {
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_dir(&root().join("bundle"), dir.path());
+    common::copy_dir(&root().join("bundle"), dir.path());
     let csv_path = dir
         .path()
         .join("manifests/locust-k8s-operator.clusterserviceversion.yaml");

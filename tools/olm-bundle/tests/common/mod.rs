@@ -26,7 +26,8 @@ pub fn yaml_file(path: &Path) -> Value {
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies a folder recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read dir").flatten() {
         let path = entry.path();
