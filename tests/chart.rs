@@ -731,59 +731,35 @@ fn no_rendered_rule_has_a_wildcard_and_secrets_are_never_readable_cluster_wide()
 /// Minimal CRDs for the kinds the chart can render but the test cluster lacks
 /// (ServiceMonitor, cert-manager's Certificate and Issuer): just enough for the API
 /// server to accept the objects; their schemas are not checked here.
-const STUB_CRDS: &str = r#"
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: servicemonitors.monitoring.coreos.com}
-spec:
-  group: monitoring.coreos.com
-  names: {kind: ServiceMonitor, plural: servicemonitors}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: certificates.cert-manager.io}
-spec:
-  group: cert-manager.io
-  names: {kind: Certificate, plural: certificates}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: issuers.cert-manager.io}
-spec:
-  group: cert-manager.io
-  names: {kind: Issuer, plural: issuers}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-"#;
+const STUB_KINDS: &[(&str, &str, &str)] = &[
+    ("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
+    ("cert-manager.io", "Certificate", "certificates"),
+    ("cert-manager.io", "Issuer", "issuers"),
+];
+
+fn stub_crds() -> String {
+    STUB_KINDS
+        .iter()
+        .map(|(group, kind, plural)| {
+            format!(
+                "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+                 metadata: {{name: {plural}.{group}}}\nspec:\n  group: {group}\n  \
+                 names: {{kind: {kind}, plural: {plural}}}\n  scope: Namespaced\n  versions:\n  \
+                 - name: v1\n    served: true\n    storage: true\n    schema: {{openAPIV3Schema: \
+                 {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}\n"
+            )
+        })
+        .collect()
+}
 
 #[tokio::test]
 async fn every_combination_is_accepted_by_the_api_server() {
     let cluster = test_cluster::shared().await.expect("cluster");
     let kubeconfig = cluster.kubeconfig().to_owned();
     let client = cluster.client().await.expect("client");
-    chart_common::apply(&kubeconfig, STUB_CRDS);
-    for name in [
-        "servicemonitors.monitoring.coreos.com",
-        "certificates.cert-manager.io",
-        "issuers.cert-manager.io",
-    ] {
-        chart_common::wait_established(&client, name).await;
+    chart_common::apply(&kubeconfig, &stub_crds());
+    for (group, _, plural) in STUB_KINDS {
+        chart_common::wait_established(&client, &format!("{plural}.{group}")).await;
     }
     let release_ns = cluster.namespace("dry-run").await.expect("namespace");
     let team_a = cluster.namespace("team-a").await.expect("namespace");

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Operator, OperatorOptions, children, create, locust_test, wait_phase};
+use common::{Operator, OperatorOptions, create, locust_test, wait_phase};
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
@@ -63,20 +63,7 @@ async fn a_namespace_scoped_install_runs_its_tests_and_nothing_else() {
         "{}",
         common::describe(&done)
     );
-    common::never(
-        "the operator touching a namespace it does not watch",
-        Duration::from_secs(3),
-        || async {
-            let t = common::get(&client, &other, "there").await;
-            let c = children(&client, &other, "there").await;
-            if t.status.is_none() && c.master.is_none() && c.service.is_none() {
-                Ok(())
-            } else {
-                Err(format!("{} / {}", common::describe(&t), c.summary()))
-            }
-        },
-    )
-    .await;
+    common::assert_left_alone(&client, &other, "there").await;
     operator.assert_running();
     let log = operator.all_logs();
     assert!(

@@ -323,6 +323,25 @@ where
     }
 }
 
+/// Asserts for 3 s that test `name` in `ns` gets no status and no children (no operator
+/// watches its namespace).
+pub async fn assert_left_alone(client: &Client, ns: &str, name: &str) {
+    never(
+        "the operator touching a namespace it does not watch",
+        Duration::from_secs(3),
+        || async {
+            let t = get(client, ns, name).await;
+            let c = children(client, ns, name).await;
+            if t.status.is_none() && c.master.is_none() && c.service.is_none() {
+                Ok(())
+            } else {
+                Err(format!("{} / {}", describe(&t), c.summary()))
+            }
+        },
+    )
+    .await;
+}
+
 /// A short description of a test's status for failure messages.
 pub fn describe(test: &LocustTest) -> String {
     match &test.status {
