@@ -33,14 +33,15 @@ cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector 
 test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --test cli --test generated
+	$(CARGO) test -p olm-bundle --test bundle
 
-test-integration: cluster-bins locust ## Integration tests against a real local control plane
+test-integration: cluster-bins locust olm-bins ## Integration tests against a real local control plane
 	$(CARGO) test --workspace --tests -- --test-threads=2
 
 locust: ## Install the pinned Locust from PyPI into a cached venv (for the real-Locust tests)
 	tests/locust/install.sh > /dev/null
 
-test: lint cluster-bins locust ## Everything CI runs: lint, unit and integration tests
+test: lint cluster-bins locust olm-bins ## Everything CI runs: lint, unit and integration tests
 	$(CARGO) test --workspace --all-targets
 
 cluster-up: cluster-bins ## Start a local control plane with kwok nodes (kubeconfig: target/cluster/kubeconfig)
@@ -72,3 +73,15 @@ chart: ## Copy the CRD and config/rbac into the chart, set its version to Cargo.
 
 chart-lint: cluster-bins ## helm lint the chart (strict) with its default and documented values
 	$(HELM) lint --strict $(CHART_DIR)
+
+# --- OLM bundle (tools/olm-bundle generates it; tests/olm builds operator-sdk) ---
+.PHONY: bundle olm-bins bundle-validate
+
+bundle: ## Regenerate the OLM bundle (bundle/, bundle.Dockerfile) from crd/ (make crd first), config/rbac, config/olm, examples, Cargo.toml
+	$(CARGO) run -q -p olm-bundle -- $(CURDIR)
+
+olm-bins: ## Build operator-sdk from its Go module and link OLM's CSV CRD (cached by version)
+	tests/olm/build.sh
+
+bundle-validate: olm-bins ## operator-sdk bundle validate ./bundle with the operatorframework suite
+	$(K8S_BIN_DIR)/operator-sdk bundle validate ./bundle --select-optional suite=operatorframework
