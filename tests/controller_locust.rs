@@ -201,7 +201,7 @@ async fn connected_workers_and_the_result_come_from_the_real_master() {
             s("--expect-workers=2"),
             s("--autostart"),
             s("--autoquit"),
-            s("10"),
+            s("20"),
             s("--users=4"),
             s("--spawn-rate=4"),
             s("--run-time=25s"),
@@ -416,7 +416,7 @@ async fn runs_are_judged_from_locusts_numbers_and_their_report_is_kept() {
         2,
         &[
             "--autoquit",
-            "10",
+            "20",
             "--users=4",
             "--spawn-rate=4",
             "--run-time=15s",

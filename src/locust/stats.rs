@@ -10,6 +10,14 @@ use crate::api::status::TestResult;
 /// two polls closer than this may see the same cached answer.
 pub const STATS_CACHE_TIME: Duration = Duration::from_secs(2);
 
+/// How often a worker sends its numbers to the master (Locust's `WORKER_REPORT_INTERVAL`):
+/// requests a worker made just before the run stopped reach the master up to this late.
+pub const WORKER_REPORT_INTERVAL: Duration = Duration::from_secs(3);
+
+/// How long the totals must stay the same, in state `stopped`, to be final: a worker's
+/// last report plus the master's cache, and a second for scheduling delays.
+pub const SETTLE_TIME: Duration = Duration::from_secs(6);
+
 /// State of the Locust runner (`state` in `/stats/requests`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -175,10 +183,10 @@ pub struct Totals {
 }
 
 /// Decides when the final totals have settled: workers send their last numbers after the
-/// run stops, so the first answer saying `stopped` may still grow. The totals are settled
-/// when two consecutive polls, both in state `stopped` and at least
-/// [`STATS_CACHE_TIME`] apart (so the second is not the cached first), report the same
-/// [`Totals`]. Pure: the caller passes the time of each poll.
+/// run stops (every [`WORKER_REPORT_INTERVAL`]) and the master caches its answer for
+/// [`STATS_CACHE_TIME`], so the first answer saying `stopped` may still grow. The totals
+/// are settled when every poll in state `stopped` over at least [`SETTLE_TIME`] reported
+/// the same [`Totals`]. Pure: the caller passes the time of each poll.
 #[derive(Debug, Clone, Default)]
 pub struct Settler {
     last: Option<(Totals, Instant)>,
@@ -200,7 +208,7 @@ impl Settler {
         let totals = stats.totals();
         match self.last {
             Some((prev, when)) if prev == totals => {
-                if at.saturating_duration_since(when) >= STATS_CACHE_TIME {
+                if at.saturating_duration_since(when) >= SETTLE_TIME {
                     result(stats)
                 } else {
                     None
@@ -326,19 +334,20 @@ mod tests {
     }
 
     #[test]
-    fn settles_on_two_equal_stopped_polls_far_enough_apart() {
+    fn settles_on_equal_stopped_polls_over_the_settle_time() {
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_millis(s);
         let mut st = Settler::new();
         assert_eq!(st.observe(&with(RunnerState::Running, 10), at(0)), None);
         // First stopped poll: workers may still send their last numbers.
         assert_eq!(st.observe(&with(RunnerState::Stopped, 20), at(1000)), None);
-        // Totals grew: start over from this poll.
+        // Totals grew (a worker's last report): start over from this poll.
         assert_eq!(st.observe(&with(RunnerState::Stopped, 25), at(3500)), None);
-        // Same totals but within the cache time: maybe the cached answer.
-        assert_eq!(st.observe(&with(RunnerState::Stopped, 25), at(4500)), None);
+        // Same totals, but not for long enough: a report may still be on its way.
+        assert_eq!(st.observe(&with(RunnerState::Stopped, 25), at(5500)), None);
+        assert_eq!(st.observe(&with(RunnerState::Stopped, 25), at(9000)), None);
         let r = st
-            .observe(&with(RunnerState::Stopped, 25), at(5500))
+            .observe(&with(RunnerState::Stopped, 25), at(9500))
             .expect("settled");
         assert_eq!(r.total_requests, 25);
     }
@@ -358,7 +367,7 @@ mod tests {
             "needs a second stopped poll again"
         );
         assert!(
-            st.observe(&with(RunnerState::Stopped, 5), t0 + Duration::from_secs(9))
+            st.observe(&with(RunnerState::Stopped, 5), t0 + Duration::from_secs(12))
                 .is_some()
         );
     }
