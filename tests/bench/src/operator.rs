@@ -202,7 +202,8 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
                 .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        // An empty sum of f64 is -0.0.
+        .fold(0.0, |a, b| a + b)
 }
 
 /// A plain HTTP/1.1 GET on 127.0.0.1:`port`: `(status, body)`.
