@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -25,6 +27,9 @@ pub const OPERATOR_GROUP: &str = "locust-operators";
 pub const LOCUSTFILE: &str = "locustfile";
 /// The shipped RBAC rules.
 const ROLE_YAML: &str = include_str!("../../../config/rbac/role.yaml");
+/// The shipped leader-election Role (bound in the lease's namespace only).
+const LEADER_ELECTION_ROLE_YAML: &str =
+    include_str!("../../../config/rbac/leader_election_role.yaml");
 
 /// A started, prepared cluster and an admin client.
 pub struct Env {
@@ -61,6 +66,40 @@ impl Env {
         self.cluster
             .kubeconfig_for(user, &[OPERATOR_GROUP])
             .map_err(ctx("operator kubeconfig"))
+    }
+
+    /// Creates the shipped leader-election Role in `ns` and binds it to
+    /// [`OPERATOR_GROUP`] there, as the chart does in the operator's namespace.
+    pub async fn bind_leader_election(&self, ns: &str) -> Result<()> {
+        let role: Role = locust_k8s_operator::yaml::from_yaml(LEADER_ELECTION_ROLE_YAML)
+            .map_err(ctx("parsing config/rbac/leader_election_role.yaml"))?;
+        let name = role.name_any();
+        Api::<Role>::namespaced(self.admin.clone(), ns)
+            .create(&PostParams::default(), &role)
+            .await
+            .map_err(ctx("creating the leader-election Role"))?;
+        let binding = RoleBinding {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..ObjectMeta::default()
+            },
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "Role".into(),
+                name,
+            },
+            subjects: Some(vec![Subject {
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                kind: "Group".into(),
+                name: OPERATOR_GROUP.into(),
+                namespace: None,
+            }]),
+        };
+        Api::<RoleBinding>::namespaced(self.admin.clone(), ns)
+            .create(&PostParams::default(), &binding)
+            .await
+            .map_err(ctx("creating the leader-election RoleBinding"))?;
+        Ok(())
     }
 
     /// A new namespace (`prefix-xxxxx`) holding the [`LOCUSTFILE`] ConfigMap.

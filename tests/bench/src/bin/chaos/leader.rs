@@ -27,6 +27,7 @@ pub async fn run(ctx: &Ctx) -> Result<Findings> {
     let kills = if ctx.short { 2 } else { 5 };
     let (env, audit) = env().await?;
     let ns = env.namespace("leader").await?;
+    env.bind_leader_election(&ns).await?;
     let users = ["replica-a", "replica-b"];
     let mut replicas = Vec::new();
     let mut opts = Vec::new();
