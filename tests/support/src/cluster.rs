@@ -190,12 +190,8 @@ impl Cluster {
             &binaries.etcd,
             &components::etcd_args(&l.etcd_data, etcd_port, etcd_peer_port),
         )?;
-        let mut apiserver_args = components::apiserver_args(
-            &l.pki.join("apiserver"),
-            &files,
-            etcd_port,
-            apiserver_port,
-        );
+        let mut apiserver_args =
+            components::apiserver_args(&l.pki.join("apiserver"), &files, etcd_port, apiserver_port);
         apiserver_args.extend(options.apiserver_extra_args.iter().cloned());
         cluster.spawn("kube-apiserver", &binaries.kube_apiserver, &apiserver_args)?;
         // The others start once the API server is ready: kube-controller-manager gives up
@@ -263,8 +259,7 @@ impl Cluster {
                 ManagedProcess::spawn(name, program, args, &self.layout.logs, &self.layout.run)?;
             self.lock_processes().push(process);
         }
-        self.wait_for_api_server(ready::deadline())
-            .await
+        self.wait_for_api_server(ready::deadline()).await
     }
 
     fn lock_processes(&self) -> MutexGuard<'_, Vec<ManagedProcess>> {
