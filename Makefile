@@ -4,9 +4,15 @@ CARGO ?= cargo
 BIN := target/debug/locust-k8s-operator
 K8S_BIN_DIR ?= $(CURDIR)/target/k8s-bin
 export K8S_BIN_DIR
+# Where cargo puts its builds ($CARGO_TARGET_DIR if set).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+RELEASE_BIN := $(TARGET_DIR)/release/locust-k8s-operator
+# Extra arguments, e.g. `make bench BENCH_ARGS="--sizes 100 --runs 1"`.
+BENCH_ARGS ?=
+CHAOS_ARGS ?=
 
 .PHONY: help build build-release test test-unit test-integration lint fmt crd check-generated locust \
-        cluster-bins cluster-up cluster-down demo run clean
+        cluster-bins cluster-up cluster-down demo run clean bench chaos chaos-short
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -55,6 +61,19 @@ demo: ## Bring up the local cluster, run a LocustTest through its phases, tear d
 
 clean: cluster-down
 	$(CARGO) clean
+
+bench: cluster-bins ## Benchmarks against the local control plane, release build (target/bench/results.{json,md})
+	command -v wrk >/dev/null || { echo "make bench needs wrk (apt-get install wrk)" >&2; exit 1; }
+	$(CARGO) build --release --bin locust-k8s-operator
+	$(CARGO) run --release -q -p locust-bench --bin bench -- --operator $(RELEASE_BIN) --out target/bench $(BENCH_ARGS)
+
+chaos: cluster-bins ## Fault injection against the local control plane, release build (target/bench/chaos.json)
+	$(CARGO) build --release --bin locust-k8s-operator
+	$(CARGO) run --release -q -p locust-bench --bin chaos -- --operator $(RELEASE_BIN) --out target/bench $(CHAOS_ARGS)
+
+chaos-short: ## The short fault-injection run CI does (debug build)
+	$(CARGO) build --bin locust-k8s-operator
+	$(CARGO) run -q -p locust-bench --bin chaos -- --operator $(TARGET_DIR)/debug/locust-k8s-operator --out target/bench --short $(CHAOS_ARGS)
 
 run: build ## Run the operator in the foreground against the local cluster (make cluster-up first)
 	KUBECONFIG=$(CURDIR)/target/cluster/kubeconfig LOG_FORMAT=text WEBHOOK_MODE=local $(BIN) run --leader-elect=false

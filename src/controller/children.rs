@@ -83,13 +83,42 @@ pub async fn observe(client: &Client, ns: &str, cr_name: &str) -> Result<Existin
                 .map_err(Error::kube("listing the test's pods"))
         },
     )?;
-    let mut existing = Existing {
-        service,
-        master_job,
-        worker_job,
-        ..Existing::default()
-    };
-    for pod in pod_list.items {
+    Ok(sort_pods(
+        Existing {
+            service,
+            master_job,
+            worker_job,
+            ..Existing::default()
+        },
+        cr_name,
+        pod_list.items,
+    ))
+}
+
+/// Reads the children of the LocustTest `cr_name` in `ns` from the controller's caches
+/// (no request to the API server).
+pub fn observe_cached(stores: &super::caches::Stores, ns: &str, cr_name: &str) -> Existing {
+    let master = naming::master_name(cr_name);
+    let worker = naming::worker_name(cr_name);
+    let label = naming::test_label_value(cr_name);
+    let pods = stores.pods(ns, |p| {
+        p.labels().get(TEST_NAME).map(String::as_str) == Some(label.as_str())
+    });
+    sort_pods(
+        Existing {
+            service: stores.service(ns, &master),
+            master_job: stores.job(ns, &master),
+            worker_job: stores.job(ns, &worker),
+            ..Existing::default()
+        },
+        cr_name,
+        pods,
+    )
+}
+
+/// Adds `pods` of test `cr_name` to `existing` as master or worker pods.
+fn sort_pods(mut existing: Existing, cr_name: &str, pods: Vec<Pod>) -> Existing {
+    for pod in pods {
         // The label may be a shortened name; the annotation is exact.
         if pod
             .annotations()
@@ -105,7 +134,7 @@ pub async fn observe(client: &Client, ns: &str, cr_name: &str) -> Result<Existin
             _ => {}
         }
     }
-    Ok(existing)
+    existing
 }
 
 /// Why a child could not be created.
@@ -123,7 +152,8 @@ pub enum CreateOutcome {
 }
 
 /// Creates every child in `desired` that `existing` lacks, filling `existing` with what
-/// was created. "Already exists" counts as created (another run got there first).
+/// was created or found. Only what this call created is named in the outcome: "already
+/// exists" (another run got there first, or the cache was a moment behind) is no creation.
 pub async fn create_missing(
     client: &Client,
     ns: &str,
@@ -140,10 +170,14 @@ pub async fn create_missing(
     if existing.service.is_none() {
         let label = format!("Service {}", desired.service.name_any());
         match create(&services, &params, &desired.service, &label).await? {
-            Ok(obj) => existing.service = Some(obj),
+            Ok((obj, made)) => {
+                existing.service = Some(obj);
+                if made {
+                    created.push(label);
+                }
+            }
             Err(rejected) => return Ok(rejected),
         }
-        created.push(label);
     }
     for (role, job) in [
         (Role::Master, &desired.master_job),
@@ -156,32 +190,37 @@ pub async fn create_missing(
         if slot.is_none() {
             let label = format!("Job {}", job.name_any());
             match create(&jobs, &params, job, &label).await? {
-                Ok(obj) => *slot = Some(obj),
+                Ok((obj, made)) => {
+                    *slot = Some(obj);
+                    if made {
+                        created.push(label);
+                    }
+                }
                 Err(rejected) => return Ok(rejected),
             }
-            created.push(label);
         }
     }
     Ok(CreateOutcome::Created(created))
 }
 
-/// POSTs `obj`; on 409 reads the existing one. A 4xx other than 409 is a rejection the
-/// user must see; anything else is a transient error.
+/// POSTs `obj`; on 409 reads the existing one (`false`: not created by this call, which
+/// a cache a moment behind can cause). A 4xx other than 409 is a rejection the user must
+/// see; anything else is a transient error.
 async fn create<K>(
     api: &Api<K>,
     params: &PostParams,
     obj: &K,
     label: &str,
-) -> Result<Result<K, CreateOutcome>, Error>
+) -> Result<Result<(K, bool), CreateOutcome>, Error>
 where
     K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     match api.create(params, obj).await {
-        Ok(created) => Ok(Ok(created)),
+        Ok(created) => Ok(Ok((created, true))),
         Err(kube::Error::Api(status)) if status.code == 409 => api
             .get(&obj.name_any())
             .await
-            .map(Ok)
+            .map(|existing| Ok((existing, false)))
             .map_err(Error::kube("reading a child that already exists")),
         Err(kube::Error::Api(status))
             if (400..500).contains(&status.code) && status.code != 429 =>

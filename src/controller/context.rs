@@ -31,6 +31,8 @@ pub struct Context {
     pub readiness: Readiness,
     /// Pollers of the running tests' Locust masters (stopped with the context).
     pub pollers: super::locust_poll::Pollers,
+    /// The children's caches, per watched namespace.
+    pub caches: super::caches::Caches,
     recorder: Recorder,
     leader: watch::Receiver<bool>,
     synced: std::sync::atomic::AtomicUsize,
@@ -65,6 +67,7 @@ impl Context {
             metrics,
             readiness,
             pollers,
+            caches: super::caches::Caches::default(),
             leader,
             synced: std::sync::atomic::AtomicUsize::new(0),
             written: std::sync::Mutex::default(),

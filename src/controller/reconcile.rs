@@ -121,7 +121,10 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
     let mut existing = if phase.is_terminal() {
         Existing::default()
     } else {
-        children::observe(&ctx.client, &ns, &name).await?
+        match ctx.caches.for_namespace(&ns).filter(|c| c.is_ready()) {
+            Some(stores) => children::observe_cached(&stores, &ns, &name),
+            None => children::observe(&ctx.client, &ns, &name).await?,
+        }
     };
     let missing = existing.missing(&name);
     if !phase.is_terminal() && !missing.is_empty() {

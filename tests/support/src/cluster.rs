@@ -32,6 +32,9 @@ pub struct Options {
     pub dir: Option<PathBuf>,
     /// Where the binaries are. Default: [`bin_dir`].
     pub bin_dir: Option<PathBuf>,
+    /// Further `kube-apiserver` flags, after the usual ones (a later flag wins), such as
+    /// `--max-requests-inflight=5` or an audit log for the fault-injection suite.
+    pub apiserver_extra_args: Vec<String>,
 }
 
 /// Files and folders of one cluster.
@@ -73,6 +76,8 @@ pub struct Cluster {
     pki: Pki,
     admin: Kubeconfig,
     processes: Mutex<Vec<ManagedProcess>>,
+    /// How each process was started (name, program, arguments), to restart it.
+    specs: Mutex<Vec<(String, PathBuf, Vec<String>)>>,
     janitor: Mutex<Option<Janitor>>,
     /// The folder is temporary but kept on request ([`KEEP_DIR_ENV`]): say where.
     announce_kept: bool,
@@ -157,6 +162,7 @@ impl Cluster {
             pki,
             admin,
             processes: Mutex::new(Vec::new()),
+            specs: Mutex::new(Vec::new()),
             janitor: Mutex::new(janitor),
             announce_kept: options.dir.is_none() && keep_requested,
             issued: AtomicUsize::new(0),
@@ -184,16 +190,10 @@ impl Cluster {
             &binaries.etcd,
             &components::etcd_args(&l.etcd_data, etcd_port, etcd_peer_port),
         )?;
-        cluster.spawn(
-            "kube-apiserver",
-            &binaries.kube_apiserver,
-            &components::apiserver_args(
-                &l.pki.join("apiserver"),
-                &files,
-                etcd_port,
-                apiserver_port,
-            ),
-        )?;
+        let mut apiserver_args =
+            components::apiserver_args(&l.pki.join("apiserver"), &files, etcd_port, apiserver_port);
+        apiserver_args.extend(options.apiserver_extra_args.iter().cloned());
+        cluster.spawn("kube-apiserver", &binaries.kube_apiserver, &apiserver_args)?;
         // The others start once the API server is ready: kube-controller-manager gives up
         // (exit 1) when the API server is not healthy within 10 s of its start, which a
         // loaded machine can exceed.
@@ -223,7 +223,43 @@ impl Cluster {
         let process =
             ManagedProcess::spawn(name, program, args, &self.layout.logs, &self.layout.run)?;
         self.lock_processes().push(process);
+        self.specs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((name.to_owned(), program.to_owned(), args.to_vec()));
         Ok(())
+    }
+
+    /// Kills the named components (`SIGKILL`, last named first), starts them again with
+    /// the same ports, data and flags (first named first), and waits until the API server
+    /// answers `/readyz` again. For fault injection: `restart(&["etcd",
+    /// "kube-apiserver"])` takes the whole API away under its clients and brings it back
+    /// with every object it stored. Logs of the new processes are appended to the old.
+    pub async fn restart(&self, names: &[&str]) -> Result<()> {
+        {
+            let mut processes = self.lock_processes();
+            for name in names.iter().rev() {
+                if let Some(i) = processes.iter().position(|p| p.name() == *name) {
+                    let mut process = processes.remove(i);
+                    process.stop();
+                }
+            }
+        }
+        let specs = self
+            .specs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for name in names {
+            let (_, program, args) = specs
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .ok_or_else(|| Error::Daemon(format!("no component named {name}")))?;
+            let process =
+                ManagedProcess::spawn(name, program, args, &self.layout.logs, &self.layout.run)?;
+            self.lock_processes().push(process);
+        }
+        self.wait_for_api_server(ready::deadline()).await
     }
 
     fn lock_processes(&self) -> MutexGuard<'_, Vec<ManagedProcess>> {

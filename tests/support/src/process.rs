@@ -85,7 +85,12 @@ impl ManagedProcess {
         std::fs::create_dir_all(run_dir).map_err(Error::io("creating", run_dir))?;
         let log = log_dir.join(format!("{name}.log"));
         let pid_file = run_dir.join(format!("{name}.pid"));
-        let stdout = File::create(&log).map_err(Error::io("creating", &log))?;
+        // Appended: a restarted component keeps the log of its earlier run.
+        let stdout = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(Error::io("creating", &log))?;
         let stderr = stdout.try_clone().map_err(Error::io("opening", &log))?;
         let mut wrapper = Command::new("sh")
             .arg("-c")

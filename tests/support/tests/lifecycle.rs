@@ -201,3 +201,54 @@ async fn helper() {
         _ => {}
     }
 }
+
+/// `restart` kills etcd and the API server and starts them again on the same ports with
+/// the same data: objects written before are there after, the old processes are gone.
+#[tokio::test]
+async fn restart_brings_the_api_back_with_its_data() -> test_cluster::Result<()> {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, PostParams};
+
+    let cluster = Cluster::start().await?;
+    let client = cluster.client().await?;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("survives".into());
+    api.create(&PostParams::default(), &cm)
+        .await
+        .expect("creating a ConfigMap");
+    let old: Vec<u32> = cluster
+        .pids()
+        .into_iter()
+        .filter(|(name, _)| name == "etcd" || name == "kube-apiserver")
+        .map(|(_, pid)| pid)
+        .collect();
+    assert_eq!(old.len(), 2, "etcd and kube-apiserver run");
+    cluster.restart(&["etcd", "kube-apiserver"]).await?;
+    assert!(
+        all_gone(&old, Duration::from_secs(5)),
+        "the old processes are gone"
+    );
+    let new: Vec<u32> = cluster
+        .pids()
+        .into_iter()
+        .filter(|(name, _)| name == "etcd" || name == "kube-apiserver")
+        .map(|(_, pid)| pid)
+        .collect();
+    assert_eq!(new.len(), 2, "etcd and kube-apiserver run again");
+    assert!(
+        new.iter().all(|p| !old.contains(p)),
+        "new processes: {old:?} → {new:?}"
+    );
+    // A fresh client: the old connections died with the server.
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client().await?, "default");
+    let back = api
+        .get_opt("survives")
+        .await
+        .expect("reading the ConfigMap back");
+    assert!(
+        back.is_some(),
+        "the ConfigMap written before the restart is still there"
+    );
+    cluster.check()
+}

@@ -1,0 +1,145 @@
+//! The controller's caches of its children: Jobs, Services and pods carrying the
+//! operator's label, kept by the same watches that trigger reconciles. A reconcile reads
+//! a test's children from here instead of asking the API server (three GETs and a pod
+//! LIST per reconcile before), so a storm of tests spends the client's request budget on
+//! creates and status writes.
+//!
+//! What is kept is trimmed to what the controller reads: no `managedFields` anywhere, no
+//! pod spec, no Job pod template.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::ResourceExt;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+/// The caches of one controller (one watched namespace, or all).
+#[derive(Clone)]
+pub struct Stores {
+    /// Jobs with the operator's label.
+    pub jobs: Store<Job>,
+    /// Services with the operator's label.
+    pub services: Store<Service>,
+    /// Pods with the operator's label.
+    pub pods: Store<Pod>,
+    /// Set once every cache has had its first full list.
+    ready: Arc<AtomicBool>,
+}
+
+impl Stores {
+    /// Caches over these stores, not ready yet.
+    pub fn new(jobs: Store<Job>, services: Store<Service>, pods: Store<Pod>) -> Self {
+        Self {
+            jobs,
+            services,
+            pods,
+            ready: Arc::default(),
+        }
+    }
+
+    /// Resolves once every cache has its first full list, and marks them ready. Only one
+    /// task should call it (a store's readiness future wakes only its latest poller, so
+    /// it is polled again every half second).
+    pub async fn wait_until_ready(&self) {
+        ready(&self.jobs).await;
+        ready(&self.services).await;
+        ready(&self.pods).await;
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether every cache has had its first full list.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// The Job `name` in `ns`.
+    pub fn job(&self, ns: &str, name: &str) -> Option<Job> {
+        self.jobs
+            .get(&ObjectRef::new(name).within(ns))
+            .map(|j| j.as_ref().clone())
+    }
+
+    /// The Service `name` in `ns`.
+    pub fn service(&self, ns: &str, name: &str) -> Option<Service> {
+        self.services
+            .get(&ObjectRef::new(name).within(ns))
+            .map(|s| s.as_ref().clone())
+    }
+
+    /// Pods in `ns` that `keep` accepts.
+    pub fn pods(&self, ns: &str, keep: impl Fn(&Pod) -> bool) -> Vec<Pod> {
+        self.pods
+            .state()
+            .into_iter()
+            .filter(|p| p.namespace().as_deref() == Some(ns) && keep(p))
+            .map(|p| p.as_ref().clone())
+            .collect()
+    }
+}
+
+/// Every controller's caches, by the namespace it watches (`None`: all).
+#[derive(Default)]
+pub struct Caches {
+    stores: Mutex<Vec<(Option<String>, Stores)>>,
+}
+
+impl Caches {
+    /// Registers the caches of the controller watching `ns`.
+    pub fn register(&self, ns: Option<&str>, stores: Stores) {
+        if let Ok(mut s) = self.stores.lock() {
+            s.retain(|(n, _)| n.as_deref() != ns);
+            s.push((ns.map(str::to_owned), stores));
+        }
+    }
+
+    /// The caches that hold namespace `ns`.
+    pub fn for_namespace(&self, ns: &str) -> Option<Stores> {
+        let stores = self.stores.lock().ok()?;
+        stores
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some(ns))
+            .or_else(|| stores.iter().find(|(n, _)| n.is_none()))
+            .map(|(_, s)| s.clone())
+    }
+}
+
+/// Drops what the controller never reads before an object is cached.
+pub fn trim_job(job: &mut Job) {
+    job.managed_fields_mut().clear();
+    if let Some(spec) = job.spec.as_mut() {
+        spec.template = Default::default();
+    }
+}
+
+/// See [`trim_job`].
+pub fn trim_pod(pod: &mut Pod) {
+    pod.managed_fields_mut().clear();
+    pod.spec = None;
+}
+
+/// See [`trim_job`].
+pub fn trim_service(service: &mut Service) {
+    service.managed_fields_mut().clear();
+}
+
+/// Waits for one store's first full list, looking again every half second.
+async fn ready<K>(store: &Store<K>)
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        match tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            store.wait_until_ready(),
+        )
+        .await
+        {
+            // Err inside: the writer is gone (shutting down); nothing to wait for.
+            Ok(_) => return,
+            Err(_) => continue,
+        }
+    }
+}

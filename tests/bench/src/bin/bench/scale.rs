@@ -1,0 +1,307 @@
+//! Scale: `size` LocustTests created at once. Per run, two fresh clusters: one where a
+//! bare client creates the very objects the operator would (from
+//! `locust_k8s_operator::builders`) as fast as the API server accepts them — the
+//! baseline — and one where the operator does it. Also memory with the tests present,
+//! reconcile latency under the storm and CPU per 1000 reconciles.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt as _, StreamExt};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, ListParams, PostParams};
+use locust_bench::fixtures::{create_all, many};
+use locust_bench::operator::{Operator, Options};
+use locust_bench::report::{Report, Target};
+use locust_bench::setup::{Env, OPERATOR_USER};
+use locust_bench::stats::percentile;
+use locust_bench::track::Tracker;
+use locust_bench::{Result, ctx};
+use locust_k8s_operator::api::v2::LocustTest;
+use locust_k8s_operator::builders;
+use locust_k8s_operator::config::OperatorConfig;
+
+use super::Args;
+use super::startup::{RUN_SECONDS, ms};
+
+/// Requests in flight when the suites create objects themselves.
+const CLIENT_CONCURRENCY: usize = 64;
+/// Workers per test: each test has a master pod and this many worker pods.
+const WORKERS: i32 = 1;
+
+pub async fn run(
+    args: &Args,
+    binary: &Path,
+    logs: &Path,
+    size: usize,
+    report: &mut Report,
+) -> Result<()> {
+    let runs = if size >= 500 {
+        args.large_runs
+    } else {
+        args.runs
+    };
+    eprintln!("== scale: {size} LocustTests at once ({runs} runs)");
+    let mut f = Figures::default();
+    for run in 0..runs {
+        f.baseline.push(baseline(size).await?);
+        operator_run(args, binary, logs, size, run, &mut f).await?;
+    }
+    let ratio: Vec<f64> = f
+        .op_rate
+        .iter()
+        .zip(&f.baseline)
+        .map(|(op, base)| op / base)
+        .collect();
+    let k = format!("scale.{size}");
+    report.add(
+        &format!("{k}.children_s"),
+        &format!("{size} tests created at once → all have 3 children"),
+        "s",
+        f.children_s,
+        None,
+    );
+    report.add(
+        &format!("{k}.running_s"),
+        &format!("{size} tests created at once → all Running"),
+        "s",
+        f.running_s,
+        None,
+    );
+    report.add(
+        &format!("{k}.operator_creates_per_s"),
+        &format!("{size} tests: operator's child creates per second"),
+        "1/s",
+        f.op_rate,
+        None,
+    );
+    report.add(
+        &format!("{k}.baseline_creates_per_s"),
+        &format!("{size} tests: bare client's creates per second (same objects)"),
+        "1/s",
+        f.baseline,
+        None,
+    );
+    report.add(
+        &format!("{k}.rate_ratio"),
+        &format!("{size} tests: operator rate ÷ bare-client rate"),
+        "ratio",
+        ratio,
+        (size >= 1000).then_some(Target::Ge(0.8)),
+    );
+    report.add(
+        &format!("{k}.latency_p50_ms"),
+        &format!("create → 3 children under the {size}-test storm, p50"),
+        "ms",
+        f.p50,
+        None,
+    );
+    report.add(
+        &format!("{k}.latency_p99_ms"),
+        &format!("create → 3 children under the {size}-test storm, p99"),
+        "ms",
+        f.p99,
+        None,
+    );
+    report.add(
+        &format!("memory.{size}_rss_mib"),
+        &format!("RSS with {size} tests Running (steady, 10 s after)"),
+        "MiB",
+        f.rss,
+        (size >= 1000).then_some(Target::Lt(64.0)),
+    );
+    report.add(
+        &format!("memory.{size}_peak_mib"),
+        &format!("peak RSS (VmHWM) through the {size}-test storm"),
+        "MiB",
+        f.hwm,
+        (size >= 1000).then_some(Target::Lt(64.0)),
+    );
+    report.add(
+        &format!("cpu.{size}_s_per_1000_reconciles"),
+        &format!("CPU seconds per 1000 reconciles ({size}-test storm)"),
+        "s",
+        f.cpu_per_1000,
+        None,
+    );
+    report.add(
+        &format!("cpu.{size}_reconciles"),
+        &format!("reconciles until all {size} Running"),
+        "count",
+        f.reconciles,
+        None,
+    );
+    Ok(())
+}
+
+#[derive(Default)]
+struct Figures {
+    baseline: Vec<f64>,
+    op_rate: Vec<f64>,
+    children_s: Vec<f64>,
+    running_s: Vec<f64>,
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+    rss: Vec<f64>,
+    hwm: Vec<f64>,
+    cpu_per_1000: Vec<f64>,
+    reconciles: Vec<f64>,
+}
+
+/// A bare client creates the children of `size` tests (built by the operator's own
+/// builders for tests stored in the API server, so owner references are real) with
+/// [`CLIENT_CONCURRENCY`] requests in flight; returns creates per second.
+async fn baseline(size: usize) -> Result<f64> {
+    let env = Env::start(Vec::new()).await?;
+    let ns = env.namespace("baseline").await?;
+    create_all(
+        &env.admin,
+        &ns,
+        many("t", size, WORKERS, RUN_SECONDS),
+        CLIENT_CONCURRENCY,
+    )
+    .await?;
+    let tests = Api::<LocustTest>::namespaced(env.admin.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(ctx("listing the baseline tests"))?
+        .items;
+    let config = OperatorConfig::default();
+    let mut services = Vec::new();
+    let mut jobs = Vec::new();
+    for test in &tests {
+        let c = builders::build(test, &config).map_err(ctx("building children"))?;
+        services.push(c.service);
+        jobs.push(c.master_job);
+        jobs.push(c.worker_job);
+    }
+    let svc_api: Api<Service> = Api::namespaced(env.admin.clone(), &ns);
+    let job_api: Api<Job> = Api::namespaced(env.admin.clone(), &ns);
+    let params = PostParams::default();
+    let started = Instant::now();
+    let svc_creates = services.iter().map(|s| {
+        let (api, params) = (&svc_api, &params);
+        async move { api.create(params, s).await.map(|_| ()) }.boxed()
+    });
+    let job_creates = jobs.iter().map(|j| {
+        let (api, params) = (&job_api, &params);
+        async move { api.create(params, j).await.map(|_| ()) }.boxed()
+    });
+    let results: Vec<_> = futures::stream::iter(svc_creates.chain(job_creates))
+        .buffer_unordered(CLIENT_CONCURRENCY)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    if failed > 0 {
+        return Err(format!("the baseline had {failed} failed creates"));
+    }
+    let rate = (3 * size) as f64 / elapsed.as_secs_f64();
+    eprintln!(
+        "  baseline: {} creates in {:.2} s = {rate:.0}/s",
+        3 * size,
+        elapsed.as_secs_f64()
+    );
+    Ok(rate)
+}
+
+async fn operator_run(
+    args: &Args,
+    binary: &Path,
+    logs: &Path,
+    size: usize,
+    run: usize,
+    f: &mut Figures,
+) -> Result<()> {
+    let env = Env::start(Vec::new()).await?;
+    let ns = env.namespace("scale").await?;
+    let tracker = Tracker::start(&env.admin, &ns).await;
+    let mut op = Operator::start(
+        &format!("scale-{size}-{run}"),
+        &Options {
+            binary: binary.to_owned(),
+            kubeconfig: env.operator_kubeconfig(OPERATOR_USER)?,
+            namespaces: vec![ns.clone()],
+            leader_election: None,
+            env: args
+                .qps
+                .map(|q| vec![("KUBE_API_QPS".to_owned(), q.to_string())])
+                .unwrap_or_default(),
+        },
+        logs,
+    )?;
+    op.wait_ready(Duration::from_secs(30)).await?;
+    let (cpu0, rec0) = (op.cpu_seconds()?, op.reconciles().await?);
+    let tests = many("t", size, WORKERS, RUN_SECONDS);
+    let names: Vec<String> = tests
+        .iter()
+        .map(|t| t.metadata.name.clone().unwrap_or_default())
+        .collect();
+    let t0 = Instant::now();
+    let acked = create_all(&env.admin, &ns, tests, CLIENT_CONCURRENCY).await?;
+    let timeout = Duration::from_secs(60 + size as u64);
+    let children = wait_all(&mut op, timeout, "children", || {
+        names.iter().map(|n| tracker.children_at(n)).collect()
+    })
+    .await?;
+    let running = wait_all(&mut op, timeout * 2, "Running", || {
+        names.iter().map(|n| tracker.running_at(n)).collect()
+    })
+    .await?;
+    let (cpu1, rec1) = (op.cpu_seconds()?, op.reconciles().await?);
+    let last_child = children.iter().max().copied().unwrap_or(t0);
+    let last_running = running.iter().max().copied().unwrap_or(t0);
+    let latencies: Vec<f64> = names
+        .iter()
+        .zip(&children)
+        .map(|(n, done)| ms(done.saturating_duration_since(acked[n])))
+        .collect();
+    f.children_s.push((last_child - t0).as_secs_f64());
+    f.running_s.push((last_running - t0).as_secs_f64());
+    f.op_rate
+        .push((3 * size) as f64 / (last_child - t0).as_secs_f64());
+    f.p50.push(percentile(&latencies, 50.0));
+    f.p99.push(percentile(&latencies, 99.0));
+    f.cpu_per_1000
+        .push((cpu1 - cpu0) / (rec1 - rec0).max(1.0) * 1000.0);
+    f.reconciles.push(rec1 - rec0);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (rss, hwm) = op.memory_mib()?;
+    f.rss.push(rss);
+    f.hwm.push(hwm);
+    eprintln!(
+        "  operator: children {:.1} s, Running {:.1} s, {:.0} reconciles, {:.1} CPU s, RSS {rss:.1} MiB (peak {hwm:.1})",
+        (last_child - t0).as_secs_f64(),
+        (last_running - t0).as_secs_f64(),
+        rec1 - rec0,
+        cpu1 - cpu0
+    );
+    op.check()?;
+    Ok(())
+}
+
+/// Polls until every entry of `f()` is `Some`; returns them.
+async fn wait_all(
+    op: &mut Operator,
+    timeout: Duration,
+    what: &str,
+    f: impl Fn() -> Vec<Option<Instant>>,
+) -> Result<Vec<Instant>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let seen = f();
+        let missing = seen.iter().filter(|s| s.is_none()).count();
+        if missing == 0 {
+            return Ok(seen.into_iter().flatten().collect());
+        }
+        op.check()?;
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{missing} of {} tests without {what} after {timeout:?}",
+                seen.len()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
