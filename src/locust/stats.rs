@@ -16,7 +16,8 @@ pub const WORKER_REPORT_INTERVAL: Duration = Duration::from_secs(3);
 
 /// How long the totals must stay the same, in state `stopped`, to be final: a worker's
 /// last report plus the master's cache, and a second for scheduling delays.
-pub const SETTLE_TIME: Duration = Duration::from_secs(6);
+pub const SETTLE_TIME: Duration =
+    Duration::from_secs(WORKER_REPORT_INTERVAL.as_secs() + STATS_CACHE_TIME.as_secs() + 1);
 
 /// State of the Locust runner (`state` in `/stats/requests`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
