@@ -4,13 +4,14 @@
 # qemu-user-static, installed when missing and running as root) and compares its
 # `--version` and `crd` output with the x86_64 static binary's and the committed CRD.
 #   scripts/image/check-arm64.sh
+# ARM64_BIN / NATIVE_BIN name already built static binaries to use instead of building.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 fail() { echo "check-arm64.sh: $*" >&2; exit 1; }
 
-arm="$("$here/build-static.sh" arm64)"
-native="$("$here/build-static.sh")"
+arm="${ARM64_BIN:-$("$here/build-static.sh" arm64)}"
+native="${NATIVE_BIN:-$("$here/build-static.sh")}"
 "$here/check-static.sh" "$arm" arm64
 
 run_arm=()
