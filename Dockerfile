@@ -1,23 +1,28 @@
 # syntax=docker/dockerfile:1
-# Static musl build of the operator on a distroless, non-root base.
-# Keep the build steps identical to `make build-static` (see Makefile).
+# The operator's image: a static musl binary (ring, no OpenSSL) on distroless, non-root.
+#   docker buildx build --platform linux/amd64,linux/arm64 -t locust-k8s-operator .
+# The build stage runs on the builder's own platform and cross-builds for TARGETARCH with
+# the same script as `make build-static` / `make build-static-arm64`, so the two cannot
+# drift; the script also checks the result is static (scripts/image/check-static.sh).
 ARG RUST_VERSION=1.95
+
 FROM --platform=$BUILDPLATFORM rust:${RUST_VERSION}-bookworm AS build
+# Set by BuildKit from --platform: amd64 or arm64.
 ARG TARGETARCH
 WORKDIR /src
-RUN apt-get update && apt-get install -y --no-install-recommends musl-tools && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN case "$TARGETARCH" in \
-      amd64) target=x86_64-unknown-linux-musl ;; \
-      arm64) target=aarch64-unknown-linux-musl ;; \
-      *) echo "unsupported arch $TARGETARCH" >&2; exit 1 ;; \
-    esac && \
-    rustup target add "$target" && \
-    cargo build --release --locked --target "$target" --bin locust-k8s-operator && \
-    cp "target/$target/release/locust-k8s-operator" /locust-k8s-operator
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/root/.cache/locust-k8s-operator \
+    --mount=type=cache,target=/src/target,sharing=locked \
+    cp "$(scripts/image/build-static.sh "${TARGETARCH}")" /locust-k8s-operator \
+    && scripts/image/check-static.sh /locust-k8s-operator "${TARGETARCH}"
 
 FROM gcr.io/distroless/static:nonroot
+LABEL org.opencontainers.image.title="locust-k8s-operator" \
+      org.opencontainers.image.description="Kubernetes operator that runs distributed Locust load tests" \
+      org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /locust-k8s-operator /locust-k8s-operator
-USER nonroot:nonroot
+# distroless "nonroot" (65532); numeric so the kubelet can enforce runAsNonRoot.
+USER 65532:65532
 ENTRYPOINT ["/locust-k8s-operator"]
 CMD ["run"]

@@ -15,7 +15,7 @@ CHAOS_ARGS ?=
         cluster-bins cluster-up cluster-down demo run clean bench chaos chaos-short
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 build: ## Build the operator binary (debug)
 	$(CARGO) build --bin locust-k8s-operator
@@ -104,3 +104,27 @@ olm-bins: ## Build operator-sdk from its Go module and link OLM's CSV CRD (cache
 
 bundle-validate: olm-bins ## operator-sdk bundle validate ./bundle with the operatorframework suite
 	$(K8S_BIN_DIR)/operator-sdk bundle validate ./bundle --select-optional suite=operatorframework
+
+# ---- Static binary and container image (scripts/image/; the Dockerfile runs the same scripts) ----
+.PHONY: build-static build-static-arm64 check-static check-static-cluster check-arm64 lint-docker check-image
+
+build-static: ## Static musl release binary for this machine (x86_64-unknown-linux-musl here); prints its path
+	@nice -n 10 scripts/image/build-static.sh
+
+build-static-arm64: ## Static aarch64-unknown-linux-musl binary, cross-built with zig (PyPI); prints its path
+	@nice -n 10 scripts/image/build-static.sh arm64
+
+check-static: ## Build the static binary, fail unless it is static and < 15 MiB, report its size
+	scripts/image/check-static.sh --self-test
+	bin="$$(nice -n 10 scripts/image/build-static.sh)" && scripts/image/check-static.sh "$$bin"
+
+check-static-cluster: cluster-bins ## The webhook tests (API server -> HTTPS webhooks, rustls/ring) run with the static binary
+	bin="$$(nice -n 10 scripts/image/build-static.sh)" && LOCUST_OPERATOR_BIN="$$bin" $(CARGO) test --test webhooks
+
+check-arm64: ## Cross-build the arm64 binary and run its --version and crd under qemu-user
+	nice -n 10 scripts/image/check-arm64.sh
+
+lint-docker: ## Lint the Dockerfile with hadolint (PyPI, cached)
+	scripts/image/lint-docker.sh
+
+check-image: lint-docker check-static check-static-cluster check-arm64 ## Everything CI checks for the image (run by .ci/run after make test)

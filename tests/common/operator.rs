@@ -14,6 +14,17 @@ use test_cluster::process::{self, ManagedProcess};
 /// The operator binary built by cargo for these tests.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_locust-k8s-operator");
 
+/// Names another operator binary to run instead of [`BINARY`], for example the static musl
+/// build (`make check-static-cluster` runs the webhook tests with it).
+pub const BINARY_ENV: &str = "LOCUST_OPERATOR_BIN";
+
+/// The operator binary the tests run: `$LOCUST_OPERATOR_BIN` when set, else [`BINARY`].
+pub fn binary() -> PathBuf {
+    std::env::var_os(BINARY_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(BINARY), PathBuf::from)
+}
+
 /// Set (not `0`) to keep every operator's logs, not only those of failed tests.
 pub const KEEP_LOGS_ENV: &str = "KEEP_OPERATOR_LOGS";
 
@@ -99,7 +110,7 @@ impl OperatorOptions {
         for (k, v) in &self.env {
             set(k, v);
         }
-        args.push(BINARY.to_owned());
+        args.push(binary().display().to_string());
         args.push("run".to_owned());
         if self.leader_election.is_none() {
             args.push("--leader-elect=false".to_owned());
