@@ -38,7 +38,7 @@ cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector 
 
 test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
-	$(CARGO) test --test cli --test generated
+	$(CARGO) test --test cli
 	$(CARGO) test -p olm-bundle --test bundle
 
 test-integration: cluster-bins locust olm-bins ## Integration tests against a real local control plane
