@@ -221,13 +221,8 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
     };
     let uid = test.metadata.uid.clone().unwrap_or_default();
     let snapshot = ctx.pollers.snapshot(&ns, &name, &uid).unwrap_or_default();
-    let mut observed = to_observed(existing.clone(), generation, &started, &ctx);
-    observed.master = snapshot.master;
-    observed.final_result = snapshot.result;
-    observed.stopped_result = snapshot.stopped;
-    observed.master_error = snapshot.error;
-    observed.master_last_seen = snapshot.last_seen;
-    observed.run_started = snapshot.run_started;
+    let report = snapshot.report.clone();
+    let observed = to_observed(existing.clone(), generation, &started, &ctx, snapshot);
     let mut new = status::derive(
         &previous,
         &observed,
@@ -236,7 +231,7 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
         ctx.settings.pod_health_grace,
     );
     if new.report_config_map.is_none()
-        && let Some(report) = &snapshot.report
+        && let Some(report) = &report
     {
         new.report_config_map = keep_report(&ctx, &started, &ns, report).await;
     }
@@ -442,11 +437,14 @@ async fn keep_report(
     }
 }
 
+/// What the status is derived from: the children, and what the test's Locust poller last
+/// learned (a default snapshot when no poller runs).
 fn to_observed(
     existing: Existing,
     generation: i64,
     started: &LocustTest,
     ctx: &Context,
+    snapshot: super::locust_poll::Snapshot,
 ) -> Observed {
     Observed {
         generation,
@@ -457,12 +455,12 @@ fn to_observed(
         worker_pods: existing.worker_pods,
         processes_per_pod: started.spec.worker.processes_per_pod.unwrap_or(1),
         pod_warnings: Vec::new(),
-        master: None,
-        final_result: None,
-        stopped_result: None,
-        master_error: None,
-        master_last_seen: None,
-        run_started: false,
+        master: snapshot.master,
+        final_result: snapshot.result,
+        stopped_result: snapshot.stopped,
+        master_error: snapshot.error,
+        master_last_seen: snapshot.last_seen,
+        run_started: snapshot.run_started,
         thresholds: started.spec.thresholds.clone(),
         expect_workers_max_wait: builders::expect_workers_max_wait(
             &started.spec,
