@@ -37,7 +37,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
@@ -45,6 +45,7 @@ use kube::core::response::{StatusCause, StatusDetails};
 use kube::core::{DynamicObject, Status};
 use serde_json::{Value, json};
 
+use super::reply::{json_ok, truncate};
 use crate::api::{KIND, v1, v2};
 use crate::controller::APPLIED_SPEC_ANNOTATION;
 use crate::conversion::{V2_SPEC_ANNOTATION, v1_to_v2};
@@ -60,8 +61,6 @@ const META_API_VERSION_V1: &str = "admission.k8s.io/v1";
 /// The API group of LocustTests.
 const GROUP: &str = "locust.io";
 
-/// Longest message of one problem (a hostile value may make serde quote megabytes).
-const MAX_MESSAGE_CHARS: usize = 512;
 /// Most problems listed in one denial (the rest are counted).
 const MAX_PROBLEMS: usize = 50;
 
@@ -631,15 +630,5 @@ fn json_response(response: AdmissionResponse) -> Response {
         });
         fallback.to_string().into_bytes()
     });
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
-}
-
-/// Cuts a message to [`MAX_MESSAGE_CHARS`] bytes.
-fn truncate(message: String) -> String {
-    crate::text::truncate(message, MAX_MESSAGE_CHARS)
+    json_ok(body)
 }

@@ -13,21 +13,19 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kube::core::Status;
 use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
 use serde_json::Value;
 
+use super::reply::{json_ok, truncate};
 use crate::conversion::{ConversionError, convert_object};
 
 /// The kind of a conversion review.
 const META_KIND: &str = "ConversionReview";
 /// The only review version served (the CRD lists `conversionReviewVersions: [v1]`).
 const META_API_VERSION_V1: &str = "apiextensions.k8s.io/v1";
-
-/// Longest message put into a response (a hostile body may make serde quote megabytes).
-const MAX_MESSAGE_CHARS: usize = 512;
 
 /// Why a request body cannot be answered with a review (HTTP 400).
 #[derive(Debug, thiserror::Error)]
@@ -254,15 +252,5 @@ fn json_response(review: &ConversionReview) -> Response {
         tracing::error!(%error, "cannot encode a conversion response");
         FALLBACK.as_bytes().to_vec()
     });
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
-}
-
-/// Cuts a message to [`MAX_MESSAGE_CHARS`] bytes.
-fn truncate(message: String) -> String {
-    crate::text::truncate(message, MAX_MESSAGE_CHARS)
+    json_ok(body)
 }

@@ -49,6 +49,7 @@ mod conn;
 pub mod convert;
 mod deprecation;
 mod error;
+mod reply;
 mod router;
 pub mod tls;
 
