@@ -214,13 +214,7 @@ pub fn default_check_interval(validity: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_vars as vars;
 
     #[test]
     fn defaults() {

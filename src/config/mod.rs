@@ -343,16 +343,19 @@ pub fn is_quantity(s: &str) -> bool {
     valid_number && valid_suffix
 }
 
+/// `(name, value)` pairs as owned variables, for the configuration tests.
+#[cfg(test)]
+pub(crate) fn test_vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_vars as vars;
 
     #[test]
     fn defaults_match_the_go_operator() {
