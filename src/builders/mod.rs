@@ -18,7 +18,7 @@ mod service;
 mod volumes;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 

@@ -15,6 +15,8 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
+use crate::api::v2::LocustTest;
+
 /// The caches of one controller (one watched namespace, or all).
 #[derive(Clone)]
 pub struct Stores {
@@ -105,6 +107,17 @@ impl Caches {
     }
 }
 
+/// Drops what the controller never reads from a LocustTest before it is cached:
+/// `managedFields` and kubectl's copy of the last applied object (each as large as the
+/// spec itself).
+pub fn trim_test(test: &mut LocustTest) {
+    test.managed_fields_mut().clear();
+    test.annotations_mut().remove(LAST_APPLIED);
+}
+
+/// kubectl's annotation holding the last object it applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Drops what the controller never reads before an object is cached.
 pub fn trim_job(job: &mut Job) {
     job.managed_fields_mut().clear();
@@ -141,5 +154,28 @@ where
             Ok(_) => return,
             Err(_) => continue,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+    use kube::ResourceExt;
+
+    use super::{LAST_APPLIED, trim_test};
+    use crate::builders::test_support::minimal;
+
+    #[test]
+    fn a_cached_test_keeps_its_spec_and_our_annotations_only() {
+        let mut t = minimal();
+        t.metadata.managed_fields = Some(vec![ManagedFieldsEntry::default()]);
+        t.annotations_mut().insert(LAST_APPLIED.into(), "{…}".into());
+        t.annotations_mut().insert("team".into(), "perf".into());
+        let spec = serde_json::to_value(&t.spec).ok();
+        trim_test(&mut t);
+        assert!(t.managed_fields().is_empty());
+        assert!(!t.annotations().contains_key(LAST_APPLIED));
+        assert_eq!(t.annotations().get("team").map(String::as_str), Some("perf"));
+        assert_eq!(serde_json::to_value(&t.spec).ok(), spec);
     }
 }

@@ -13,6 +13,7 @@ mod error;
 mod locust_poll;
 mod reconcile;
 mod references;
+mod relist;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,13 +39,30 @@ use crate::builders::labels::{K8S_MANAGED_BY, MANAGER, TEST_NAME_ANNOTATION};
 /// How long a failed reconcile waits before the next try.
 const ERROR_BACKOFF: Duration = Duration::from_secs(5);
 
-/// The watches' back-off after an error: 0.5 s doubling up to 5 s, reset after 30 s
+/// Each watch's back-off after an error: 0.5 s doubling up to 5 s, reset after 30 s
 /// without errors. kube's default (up to 30 s, reset after 2 min, shared by every watch
 /// of the controller) made the operator take 1.5 minutes to catch up after a 5-second
 /// API server restart, as each watch's "resource version too old" answer waited out a
 /// back-off grown during the outage (measured by `make chaos`, scenario `apiserver`).
 fn watch_backoff() -> ResetTimerBackoff<Doubling> {
     ResetTimerBackoff::new(Doubling::default(), Duration::from_secs(30))
+}
+
+/// The controller's shared back-off over all its watches: none, as each watch backs off
+/// by itself. A shared one made every watch wait for any watch's error, so after an API
+/// server restart the watches' "resource version too old" answers queued up 5 s each.
+struct NoDelay;
+
+impl Iterator for NoDelay {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
+}
+
+impl Backoff for NoDelay {
+    fn reset(&mut self) {}
 }
 
 /// 0.5 s, 1 s, 2 s, 4 s, then 5 s for ever (until reset).
@@ -113,28 +131,41 @@ async fn controller_for(
         namespace = ns.unwrap_or("(all)"),
         "starting the LocustTest controller"
     );
-    let controller = Controller::new(api::<LocustTest>(client, ns), watcher::Config::default());
+    // Every watch has its own back-off (see `watch_backoff`) and keeps its cache through
+    // `relist::reflect`, so a re-list after an API server restart neither drops a test
+    // created meanwhile nor misses a child deleted meanwhile.
+    let (tests, tests_writer) = reflector::store::<LocustTest>();
+    let tests_stream = relist::reflect(
+        tests_writer,
+        watcher(api::<LocustTest>(client, ns), watcher::Config::default())
+            .backoff(watch_backoff())
+            .modify(caches::trim_test),
+    );
+    let controller = Controller::for_stream(tests_stream, tests);
     // The children's caches (see `caches`): the watches that trigger reconciles keep them.
     let (jobs, jobs_writer) = reflector::store::<Job>();
     let (services, services_writer) = reflector::store::<Service>();
     let (pods, pods_writer) = reflector::store::<Pod>();
     let stores = caches::Stores::new(jobs, services, pods);
     ctx.caches.register(ns, stores.clone());
-    let jobs = reflector::reflector(
+    let jobs = relist::reflect(
         jobs_writer,
-        watcher(api::<Job>(client, ns), ours.clone()).modify(caches::trim_job),
-    )
-    .touched_objects();
-    let services = reflector::reflector(
+        watcher(api::<Job>(client, ns), ours.clone())
+            .backoff(watch_backoff())
+            .modify(caches::trim_job),
+    );
+    let services = relist::reflect(
         services_writer,
-        watcher(api::<Service>(client, ns), ours.clone()).modify(caches::trim_service),
-    )
-    .touched_objects();
-    let pods = reflector::reflector(
+        watcher(api::<Service>(client, ns), ours.clone())
+            .backoff(watch_backoff())
+            .modify(caches::trim_service),
+    );
+    let pods = relist::reflect(
         pods_writer,
-        watcher(api::<Pod>(client, ns), ours.clone()).modify(caches::trim_pod),
-    )
-    .touched_objects();
+        watcher(api::<Pod>(client, ns), ours.clone())
+            .backoff(watch_backoff())
+            .modify(caches::trim_pod),
+    );
     // Ready once the LocustTest cache has its first full list (every namespace's, when
     // several controllers run), and the children's caches theirs.
     let store = controller.store();
@@ -174,7 +205,7 @@ async fn controller_for(
     });
     controller
         .with_config(config)
-        .trigger_backoff(watch_backoff())
+        .trigger_backoff(NoDelay)
         .reconcile_on(polled)
         .owns_stream(jobs)
         .owns_stream(services)
