@@ -18,6 +18,7 @@ pub mod locust;
 pub mod manifest;
 pub mod metrics;
 pub mod naming;
+pub mod rate_limit;
 pub mod server;
 pub mod status;
 pub mod telemetry;

@@ -5,7 +5,6 @@
 //! controller while leading.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::Shared;
@@ -156,7 +155,7 @@ async fn start_webhooks(
 }
 
 /// A client for the in-cluster config or `$KUBECONFIG`, limited to `KUBE_API_QPS` requests
-/// per second so a storm of tests never floods the API server.
+/// per second (bursts of `KUBE_API_BURST`) when set (see [`crate::rate_limit`]).
 async fn client(settings: &ControllerConfig) -> Result<Client, CliError> {
     let config = kube::Config::infer().await.map_err(|e| {
         CliError::Input(format!(
@@ -165,8 +164,12 @@ async fn client(settings: &ControllerConfig) -> Result<Client, CliError> {
     })?;
     let builder = kube::client::ClientBuilder::try_from(config)
         .map_err(|e| CliError::Input(format!("building the Kubernetes client: {e}")))?;
-    let limit = tower::limit::RateLimitLayer::new(settings.kube_api_qps, Duration::from_secs(1));
-    Ok(builder.with_layer(&limit).build())
+    let limit = settings
+        .kube_api_qps
+        .map(|qps| crate::rate_limit::RateLimitLayer::new(qps, settings.kube_api_burst));
+    Ok(builder
+        .with_layer(&tower::util::option_layer(limit))
+        .build())
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C (a terminal).

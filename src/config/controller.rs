@@ -35,8 +35,13 @@ pub struct ControllerConfig {
     pub identity: String,
     /// Log format; `None` picks JSON unless stderr is a terminal.
     pub log_format: Option<LogFormat>,
-    /// Most requests per second to the API server (client-side limit).
-    pub kube_api_qps: u64,
+    /// `KUBE_API_QPS`: the client-side limit on requests per second to the API server
+    /// (average), or `None`: no client-side limit (the default; the API server's Priority
+    /// and Fairness applies).
+    pub kube_api_qps: Option<u64>,
+    /// `KUBE_API_BURST`: requests allowed at once above that average (default twice the
+    /// limit).
+    pub kube_api_burst: u64,
     /// Where `/healthz`, `/readyz` and `/metrics` are served over plain HTTP.
     pub health_addr: std::net::SocketAddr,
     /// `MASTER_URL_TEMPLATE`: the Locust master's base URL, `http://host:port` with the
@@ -63,8 +68,8 @@ struct Env {
     pod_name: Option<String>,
     hostname: Option<String>,
     log_format: Option<String>,
-    #[serde(default = "d_qps")]
-    kube_api_qps: String,
+    kube_api_qps: Option<String>,
+    kube_api_burst: Option<String>,
     #[serde(default = "d_health")]
     health_addr: String,
     master_url_template: Option<String>,
@@ -78,10 +83,6 @@ fn d_poll() -> String {
 
 fn d_health() -> String {
     "127.0.0.1:8081".into()
-}
-
-fn d_qps() -> String {
-    "50".into()
 }
 
 fn d_concurrency() -> String {
@@ -123,7 +124,24 @@ impl ControllerConfig {
             2,
             600,
         )?;
-        let kube_api_qps = number("KUBE_API_QPS", &env.kube_api_qps, 1, 10_000)?;
+        let set = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        let kube_api_qps = set(&env.kube_api_qps)
+            .map(|v| number("KUBE_API_QPS", &v, 1, 10_000))
+            .transpose()?;
+        let kube_api_burst = match (kube_api_qps, set(&env.kube_api_burst)) {
+            (Some(qps), None) => qps * 2,
+            (Some(_), Some(v)) => number("KUBE_API_BURST", &v, 1, 20_000)?,
+            (None, None) => 0,
+            (None, Some(v)) => {
+                return Err(ConfigError::Invalid {
+                    var: "KUBE_API_BURST".into(),
+                    value: v,
+                    reason: "a burst needs a limit: set KUBE_API_QPS too, or unset \
+                             KUBE_API_BURST for no client-side limit"
+                        .into(),
+                });
+            }
+        };
         let health_addr = env
             .health_addr
             .trim()
@@ -185,6 +203,7 @@ impl ControllerConfig {
             identity,
             log_format,
             kube_api_qps,
+            kube_api_burst,
             health_addr,
             master_url_template,
             locust_poll_interval: Duration::from_secs(poll),
@@ -198,6 +217,21 @@ mod tests {
     use crate::config::test_vars as vars;
 
     #[test]
+    fn the_client_side_limit_is_a_rate_and_a_burst() {
+        let c = ControllerConfig::from_vars(vars(&[("KUBE_API_QPS", "20")])).expect("valid");
+        assert_eq!((c.kube_api_qps, c.kube_api_burst), (Some(20), 40));
+        let c =
+            ControllerConfig::from_vars(vars(&[("KUBE_API_QPS", "20"), ("KUBE_API_BURST", "25")]))
+                .expect("valid");
+        assert_eq!((c.kube_api_qps, c.kube_api_burst), (Some(20), 25));
+        let e = ControllerConfig::from_vars(vars(&[("KUBE_API_BURST", "25")]))
+            .expect_err("a burst alone");
+        assert!(e.to_string().contains("KUBE_API_QPS"), "{e}");
+        let e = ControllerConfig::from_vars(vars(&[("KUBE_API_QPS", "0")])).expect_err("zero");
+        assert!(e.to_string().contains("KUBE_API_QPS"), "{e}");
+    }
+
+    #[test]
     fn defaults() {
         let c = ControllerConfig::from_vars(vars(&[("POD_NAME", "op-1")])).expect("valid");
         assert!(c.watch_namespaces.is_empty());
@@ -206,7 +240,7 @@ mod tests {
         assert_eq!(c.leader_election_namespace, "default");
         assert_eq!(c.identity, "op-1");
         assert_eq!(c.log_format, None);
-        assert_eq!(c.kube_api_qps, 50);
+        assert_eq!(c.kube_api_qps, None);
         assert_eq!(
             c.master_url_template,
             crate::locust::DEFAULT_MASTER_URL_TEMPLATE

@@ -54,6 +54,7 @@ impl Operator {
             "POD_NAMESPACE",
             "RUST_LOG",
             "KUBE_API_QPS",
+            "KUBE_API_BURST",
             "WEBHOOK_MODE",
             "MASTER_URL_TEMPLATE",
         ]
