@@ -166,41 +166,89 @@ pub async fn create_missing(
         field_manager: Some(FIELD_MANAGER.into()),
         ..PostParams::default()
     };
+    // The three creates go out together: one round trip for a new test, not three.
+    let service_label = format!("Service {}", desired.service.name_any());
+    let master_label = format!("Job {}", desired.master_job.name_any());
+    let worker_label = format!("Job {}", desired.worker_job.name_any());
+    let (service, master, worker) = futures::join!(
+        create_if(
+            existing.service.is_none(),
+            &services,
+            &params,
+            &desired.service,
+            &service_label
+        ),
+        create_if(
+            existing.master_job.is_none(),
+            &jobs,
+            &params,
+            &desired.master_job,
+            &master_label
+        ),
+        create_if(
+            existing.worker_job.is_none(),
+            &jobs,
+            &params,
+            &desired.worker_job,
+            &worker_label
+        ),
+    );
     let mut created = Vec::new();
-    if existing.service.is_none() {
-        let label = format!("Service {}", desired.service.name_any());
-        match create(&services, &params, &desired.service, &label).await? {
+    // In order, so the first refusal reported is the Service's, then the master's.
+    if let Some(outcome) = settle(service, &mut existing.service, service_label, &mut created)? {
+        return Ok(outcome);
+    }
+    if let Some(outcome) = settle(master, &mut existing.master_job, master_label, &mut created)? {
+        return Ok(outcome);
+    }
+    if let Some(outcome) = settle(worker, &mut existing.worker_job, worker_label, &mut created)? {
+        return Ok(outcome);
+    }
+    Ok(CreateOutcome::Created(created))
+}
+
+/// What [`create`] answered for one child, if it was missing.
+type Attempt<K> = Option<Result<Result<(K, bool), CreateOutcome>, Error>>;
+
+/// [`create`] when `missing`.
+async fn create_if<K>(
+    missing: bool,
+    api: &Api<K>,
+    params: &PostParams,
+    obj: &K,
+    label: &str,
+) -> Attempt<K>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if missing {
+        Some(create(api, params, obj, label).await)
+    } else {
+        None
+    }
+}
+
+/// Files one child's attempt: the object into `slot`, its label into `created` when this
+/// call made it; a refusal is handed back.
+fn settle<K>(
+    attempt: Attempt<K>,
+    slot: &mut Option<K>,
+    label: String,
+    created: &mut Vec<String>,
+) -> Result<Option<CreateOutcome>, Error> {
+    match attempt {
+        None => Ok(None),
+        Some(result) => match result? {
             Ok((obj, made)) => {
-                existing.service = Some(obj);
+                *slot = Some(obj);
                 if made {
                     created.push(label);
                 }
+                Ok(None)
             }
-            Err(rejected) => return Ok(rejected),
-        }
+            Err(rejected) => Ok(Some(rejected)),
+        },
     }
-    for (role, job) in [
-        (Role::Master, &desired.master_job),
-        (Role::Worker, &desired.worker_job),
-    ] {
-        let slot = match role {
-            Role::Master => &mut existing.master_job,
-            Role::Worker => &mut existing.worker_job,
-        };
-        if slot.is_none() {
-            let label = format!("Job {}", job.name_any());
-            match create(&jobs, &params, job, &label).await? {
-                Ok((obj, made)) => {
-                    *slot = Some(obj);
-                    if made {
-                        created.push(label);
-                    }
-                }
-                Err(rejected) => return Ok(rejected),
-            }
-        }
-    }
-    Ok(CreateOutcome::Created(created))
 }
 
 /// POSTs `obj`; on 409 reads the existing one (`false`: not created by this call, which

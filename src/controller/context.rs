@@ -33,6 +33,8 @@ pub struct Context {
     pub pollers: super::locust_poll::Pollers,
     /// The children's caches, per watched namespace.
     pub caches: super::caches::Caches,
+    /// Referenced ConfigMaps recently seen to exist.
+    pub config_maps: super::references::SeenConfigMaps,
     recorder: Recorder,
     leader: watch::Receiver<bool>,
     synced: std::sync::atomic::AtomicUsize,
@@ -68,6 +70,7 @@ impl Context {
             readiness,
             pollers,
             caches: super::caches::Caches::default(),
+            config_maps: super::references::SeenConfigMaps::default(),
             leader,
             synced: std::sync::atomic::AtomicUsize::new(0),
             written: std::sync::Mutex::default(),

@@ -129,8 +129,12 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
     let missing = existing.missing(&name);
     if !phase.is_terminal() && !missing.is_empty() {
         let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
-        if let Some((field, cm)) =
-            super::references::first_missing_config_map(&config_maps, &started.spec).await?
+        if let Some((field, cm)) = super::references::first_missing_config_map(
+            &config_maps,
+            &ctx.config_maps,
+            &started.spec,
+        )
+        .await?
         {
             let message = format!(
                 "ConfigMap {cm:?} ({field}) does not exist in namespace {ns}: create it; the \

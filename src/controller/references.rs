@@ -4,6 +4,10 @@
 //! Secrets); a missing Secret shows on the pods (CreateContainerConfigError or a volume that
 //! cannot mount) and reaches the status through the PodsHealthy condition.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 
@@ -35,9 +39,14 @@ pub fn config_map_refs(spec: &LocustTestSpec) -> Vec<(String, &str)> {
 /// The first referenced ConfigMap that does not exist, as `(field, name)`.
 pub async fn first_missing_config_map(
     api: &Api<ConfigMap>,
+    seen: &SeenConfigMaps,
     spec: &LocustTestSpec,
 ) -> Result<Option<(String, String)>, Error> {
+    let ns = api.namespace().unwrap_or_default().to_owned();
     for (field, name) in config_map_refs(spec) {
+        if seen.recently(&ns, name, Instant::now()) {
+            continue;
+        }
         if api
             .get_metadata_opt(name)
             .await
@@ -46,13 +55,58 @@ pub async fn first_missing_config_map(
         {
             return Ok(Some((field, name.to_string())));
         }
+        seen.saw(&ns, name, Instant::now());
     }
     Ok(None)
+}
+
+/// How long a ConfigMap seen to exist is taken to exist without asking again.
+pub const SEEN_FOR: Duration = Duration::from_secs(10);
+
+/// ConfigMaps seen to exist in the last [`SEEN_FOR`]: a storm of tests that share one
+/// locustfile reads it once, not once per test (the operator keeps no ConfigMap cache, as
+/// it owns none). A ConfigMap deleted within that time shows on the pods instead, which
+/// cannot start without it (the `PodsHealthy` condition).
+#[derive(Default)]
+pub struct SeenConfigMaps {
+    at: Mutex<HashMap<(String, String), Instant>>,
+}
+
+impl SeenConfigMaps {
+    /// Whether `ns/name` was seen to exist within [`SEEN_FOR`] before `now`.
+    pub fn recently(&self, ns: &str, name: &str, now: Instant) -> bool {
+        self.at.lock().is_ok_and(|at| {
+            at.get(&(ns.to_owned(), name.to_owned()))
+                .is_some_and(|t| now.saturating_duration_since(*t) < SEEN_FOR)
+        })
+    }
+
+    /// Notes that `ns/name` exists at `now` (and forgets what is too old to count).
+    pub fn saw(&self, ns: &str, name: &str, now: Instant) {
+        if let Ok(mut at) = self.at.lock() {
+            at.retain(|_, t| now.saturating_duration_since(*t) < SEEN_FOR);
+            at.insert((ns.to_owned(), name.to_owned()), now);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_map_seen_counts_as_existing_for_a_while_only() {
+        let seen = SeenConfigMaps::default();
+        let t0 = Instant::now();
+        assert!(!seen.recently("ns", "tests", t0));
+        seen.saw("ns", "tests", t0);
+        assert!(seen.recently("ns", "tests", t0 + Duration::from_secs(9)));
+        assert!(!seen.recently("other", "tests", t0));
+        assert!(!seen.recently("ns", "tests", t0 + SEEN_FOR));
+        // Old entries go when a new one comes.
+        seen.saw("ns", "lib", t0 + SEEN_FOR);
+        assert_eq!(seen.at.lock().map(|a| a.len()).unwrap_or_default(), 1);
+    }
     use crate::api::v2::{EnvSourceRef, EnvSpec, TestFilesSpec};
 
     #[test]
