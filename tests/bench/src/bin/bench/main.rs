@@ -42,15 +42,28 @@ struct Args {
     /// Tests created one by one on a quiet cluster for the latency percentiles.
     #[arg(long, default_value_t = 50)]
     quiet_tests: usize,
-    /// `KUBE_API_QPS` of the operator in the scale runs (default: the operator's own).
+    /// More environment of the operator in the scale runs, `NAME=value` (repeatable),
+    /// for example `--env KUBE_API_QPS=50 --env RECONCILE_CONCURRENCY=32`.
+    #[arg(long = "env", value_parser = name_value)]
+    env: Vec<(String, String)>,
+    /// Log the operator's requests in the scale runs (the API server's audit log) and
+    /// print them by verb and resource (costs the API server a little).
     #[arg(long)]
-    qps: Option<u32>,
+    audit: bool,
     /// Seconds of `wrk` per webhook run.
     #[arg(long, default_value_t = 10)]
     webhook_seconds: u32,
     /// Sections to skip: startup, scale, webhook.
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
+}
+
+/// `NAME=value`.
+fn name_value(s: &str) -> std::result::Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected NAME=value, got {s:?}"))
 }
 
 #[tokio::main]
@@ -82,7 +95,7 @@ async fn run(args: &Args) -> Result<()> {
         "large_runs": args.large_runs,
         "sizes": args.sizes,
         "quiet_tests": args.quiet_tests,
-        "kube_api_qps": args.qps,
+        "operator_env": args.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         "webhook_seconds": args.webhook_seconds,
     }));
     let skip = |s: &str| args.skip.iter().any(|k| k == s);

@@ -214,7 +214,13 @@ async fn operator_run(
     run: usize,
     f: &mut Figures,
 ) -> Result<()> {
-    let env = Env::start(Vec::new()).await?;
+    let audit = if args.audit {
+        Some(locust_bench::audit::Audit::new()?)
+    } else {
+        None
+    };
+    let flags = audit.as_ref().map(|(_, f)| f.clone()).unwrap_or_default();
+    let env = Env::start(flags).await?;
     let ns = env.namespace("scale").await?;
     let tracker = Tracker::start(&env.admin, &ns).await;
     let mut op = Operator::start(
@@ -224,10 +230,7 @@ async fn operator_run(
             kubeconfig: env.operator_kubeconfig(OPERATOR_USER)?,
             namespaces: vec![ns.clone()],
             leader_election: None,
-            env: args
-                .qps
-                .map(|q| vec![("KUBE_API_QPS".to_owned(), q.to_string())])
-                .unwrap_or_default(),
+            env: args.env.clone(),
         },
         logs,
     )?;
@@ -266,6 +269,9 @@ async fn operator_run(
     f.cpu_per_1000
         .push((cpu1 - cpu0) / (rec1 - rec0).max(1.0) * 1000.0);
     f.reconciles.push(rec1 - rec0);
+    if let Some((audit, _)) = &audit {
+        print_requests(audit, size)?;
+    }
     tokio::time::sleep(Duration::from_secs(10)).await;
     let (rss, hwm) = op.memory_mib()?;
     f.rss.push(rss);
@@ -278,6 +284,30 @@ async fn operator_run(
         cpu1 - cpu0
     );
     op.check()?;
+    Ok(())
+}
+
+/// Prints the operator's requests from its start until the last child was seen (`--audit`),
+/// by verb and resource, per test.
+fn print_requests(audit: &locust_bench::audit::Audit, size: usize) -> Result<()> {
+    let requests = audit.requests()?;
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for r in requests.iter().filter(|r| r.user == OPERATOR_USER) {
+        let what = if r.subresource.is_empty() {
+            format!("{} {}", r.verb, r.resource)
+        } else {
+            format!("{} {}/{}", r.verb, r.resource, r.subresource)
+        };
+        *counts.entry(what).or_default() += 1;
+    }
+    let total: usize = counts.values().sum();
+    eprintln!(
+        "  operator requests until the last child: {total} ({:.2} per test)",
+        total as f64 / size as f64
+    );
+    for (what, n) in counts {
+        eprintln!("    {what}: {n} ({:.2} per test)", n as f64 / size as f64);
+    }
     Ok(())
 }
 
