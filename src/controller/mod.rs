@@ -119,6 +119,29 @@ where
     }
 }
 
+/// A watch of `api` with its own back-off, its objects trimmed by `trim` before they are
+/// cached by `writer` (see [`relist::reflect`]); yields the objects to reconcile for.
+fn watch<K>(
+    writer: reflector::store::Writer<K>,
+    api: Api<K>,
+    config: watcher::Config,
+    trim: fn(&mut K),
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    relist::reflect(
+        writer,
+        watcher(api, config).backoff(watch_backoff()).modify(trim),
+    )
+}
+
 async fn controller_for(
     ctx: Arc<Context>,
     ns: Option<&str>,
@@ -135,11 +158,11 @@ async fn controller_for(
     // `relist::reflect`, so a re-list after an API server restart neither drops a test
     // created meanwhile nor misses a child deleted meanwhile.
     let (tests, tests_writer) = reflector::store::<LocustTest>();
-    let tests_stream = relist::reflect(
+    let tests_stream = watch(
         tests_writer,
-        watcher(api::<LocustTest>(client, ns), watcher::Config::default())
-            .backoff(watch_backoff())
-            .modify(caches::trim_test),
+        api(client, ns),
+        watcher::Config::default(),
+        caches::trim_test,
     );
     let controller = Controller::for_stream(tests_stream, tests);
     // The children's caches (see `caches`): the watches that trigger reconciles keep them.
@@ -148,24 +171,14 @@ async fn controller_for(
     let (pods, pods_writer) = reflector::store::<Pod>();
     let stores = caches::Stores::new(jobs, services, pods);
     ctx.caches.register(ns, stores.clone());
-    let jobs = relist::reflect(
-        jobs_writer,
-        watcher(api::<Job>(client, ns), ours.clone())
-            .backoff(watch_backoff())
-            .modify(caches::trim_job),
-    );
-    let services = relist::reflect(
+    let jobs = watch(jobs_writer, api(client, ns), ours.clone(), caches::trim_job);
+    let services = watch(
         services_writer,
-        watcher(api::<Service>(client, ns), ours.clone())
-            .backoff(watch_backoff())
-            .modify(caches::trim_service),
+        api(client, ns),
+        ours.clone(),
+        caches::trim_service,
     );
-    let pods = relist::reflect(
-        pods_writer,
-        watcher(api::<Pod>(client, ns), ours.clone())
-            .backoff(watch_backoff())
-            .modify(caches::trim_pod),
-    );
+    let pods = watch(pods_writer, api(client, ns), ours.clone(), caches::trim_pod);
     // Ready once the LocustTest cache has its first full list (every namespace's, when
     // several controllers run), and the children's caches theirs.
     let store = controller.store();
