@@ -8,7 +8,8 @@
 //!
 //! Without `KUBE_API_QPS` there is no client-side limit: the API server's Priority and
 //! Fairness protects it, and `RECONCILE_CONCURRENCY` bounds the requests in flight
-//! (controller-runtime made the same choice in v0.21, on SIG API Machinery's advice).
+//! (controller-runtime made the same choice in kubernetes-sigs/controller-runtime#3119,
+//! on SIG API Machinery's advice).
 
 use std::future::Future;
 use std::pin::Pin;
