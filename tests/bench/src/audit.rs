@@ -22,13 +22,28 @@ impl Audit {
     /// A policy logging every request of [`OPERATOR_GROUP`] once (at its completion, or at
     /// the start of a watch), nothing else; returns it and the `kube-apiserver` flags.
     pub fn new() -> Result<(Self, Vec<String>)> {
+        Self::with_rules(&format!(
+            "- level: Metadata\n  userGroups: [{OPERATOR_GROUP}]\n- level: None\n"
+        ))
+    }
+
+    /// As [`Audit::new`], and also every write of every other client (the controllers,
+    /// the scheduler, kwok): what the operator's writes set off.
+    pub fn with_all_writes() -> Result<(Self, Vec<String>)> {
+        Self::with_rules(&format!(
+            "- level: Metadata\n  userGroups: [{OPERATOR_GROUP}]\n- level: Metadata\n  \
+             verbs: [create, update, patch, delete, deletecollection]\n- level: None\n"
+        ))
+    }
+
+    fn with_rules(rules: &str) -> Result<(Self, Vec<String>)> {
         let dir = tempfile::tempdir().map_err(ctx("audit folder"))?;
         let policy = dir.path().join("policy.yaml");
         std::fs::write(
             &policy,
             format!(
                 "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\n\
-                 rules:\n- level: Metadata\n  userGroups: [{OPERATOR_GROUP}]\n- level: None\n"
+                 rules:\n{rules}"
             ),
         )
         .map_err(ctx("writing the audit policy"))?;
@@ -49,7 +64,7 @@ impl Audit {
     }
 }
 
-/// One request of the operator.
+/// One logged request.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// The user (one per replica).

@@ -3,6 +3,7 @@
 //! kube-controller-manager, kube-scheduler, kwok nodes) and the operator's release binary
 //! run as a subprocess, exactly as a user would run it.
 //!
+//! - [`apiserver`]: the API server's own request latencies and CPU profile;
 //! - [`setup`]: a cluster with the CRD and the operator's RBAC, namespaces with the
 //!   locustfile ConfigMap;
 //! - [`operator`]: the operator process, its probes, `/metrics` and `/proc` figures;
@@ -13,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod apiserver;
 pub mod audit;
 pub mod check;
 pub mod fixtures;

@@ -12,8 +12,9 @@ use k8s_openapi::api::rbac::v1::{
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
+use locust_k8s_operator::api::v2::LocustTest;
 use locust_k8s_operator::crd::{CRD_NAME, crd};
 use test_cluster::{Cluster, Options};
 
@@ -149,11 +150,18 @@ async fn install_crd(client: &Client) -> Result<()> {
             cs.iter()
                 .any(|c| c.type_ == "Established" && c.status == "True")
         });
-        if established {
+        // Established is not yet served: until the API server routes the new group, a
+        // list is answered 404, which an operator started now would retry.
+        if established
+            && Api::<LocustTest>::all(client.clone())
+                .list(&ListParams::default().limit(1))
+                .await
+                .is_ok()
+        {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err("the CRD did not become Established in 30 s".into());
+            return Err("the CRD was not Established and served within 30 s".into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

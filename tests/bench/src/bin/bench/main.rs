@@ -50,6 +50,11 @@ struct Args {
     /// print them by verb and resource (costs the API server a little).
     #[arg(long)]
     audit: bool,
+    /// Profile the API server's CPU for 30 s of the first operator run of each scale size
+    /// (from 4 s after the first create), written to `<PATH>.<size>.pprof`; read it with
+    /// `go tool pprof -top`.
+    #[arg(long, value_name = "PATH")]
+    profile_apiserver: Option<PathBuf>,
     /// Seconds of `wrk` per webhook run.
     #[arg(long, default_value_t = 10)]
     webhook_seconds: u32,
