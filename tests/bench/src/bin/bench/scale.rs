@@ -365,10 +365,8 @@ async fn operator_run(
         .extend(mean_request_ms(&env.admin, "POST", "", "services").await?);
     if let Some(task) = profile {
         // A failed profile is reported, not fatal: the figures stand without it.
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("  no API server profile: {e}"),
-            Err(e) => eprintln!("  no API server profile: {e}"),
+        if let Err(e) = task.await.map_err(|e| e.to_string()).and_then(|r| r) {
+            eprintln!("  no API server profile: {e}");
         }
     }
     let last_child = children.iter().max().copied().unwrap_or(t0);
