@@ -37,7 +37,7 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Runs of scale sizes of 500 tests and more (long).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 3)]
     large_runs: usize,
     /// Tests created one by one on a quiet cluster for the latency percentiles.
     #[arg(long, default_value_t = 50)]
