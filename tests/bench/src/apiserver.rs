@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::AsyncReadExt as _;
 use kube::Client;
 
+use crate::operator::metric_sum_with;
 use crate::{Result, ctx};
 
 /// The API server's mean latency, in milliseconds, of the requests with `verb` (`POST`,
@@ -37,17 +38,10 @@ fn mean_ms(metrics: &str, verb: &str, group: &str, resource: &str) -> Option<f64
         "subresource=\"\"".to_owned(),
         format!("verb=\"{verb}\""),
     ];
-    let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .filter_map(|l| l.strip_prefix(name))
-            .filter_map(|rest| rest.split_once('}'))
-            .filter(|(labels, _)| wanted.iter().all(|w| labels.contains(w.as_str())))
-            .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
-            .sum()
-    };
-    let count = value("apiserver_request_duration_seconds_count{");
-    (count > 0.0).then(|| value("apiserver_request_duration_seconds_sum{") / count * 1000.0)
+    let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let value = |name: &str| metric_sum_with(metrics, name, &wanted);
+    let count = value("apiserver_request_duration_seconds_count");
+    (count > 0.0).then(|| value("apiserver_request_duration_seconds_sum") / count * 1000.0)
 }
 
 /// After `delay`, takes a `seconds`-long CPU profile of the API server (which must run

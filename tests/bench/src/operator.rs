@@ -197,12 +197,22 @@ impl Drop for Operator {
 
 /// The sum of every sample of metric `name` (all label sets) in a Prometheus text.
 pub fn metric_sum(text: &str, name: &str) -> f64 {
+    metric_sum_with(text, name, &[])
+}
+
+/// The sum of the samples of metric `name` whose labels include each of `labels`
+/// (written as in the text: `verb="POST"`).
+pub fn metric_sum_with(text: &str, name: &str, labels: &[&str]) -> f64 {
     text.lines()
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let (block, value) = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once('}')?,
+                None => ("", rest.strip_prefix(' ')?),
+            };
+            labels.iter().all(|w| block.contains(w)).then_some(value)
         })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .filter_map(|value| value.split_whitespace().next()?.parse::<f64>().ok())
         // An empty sum of f64 is -0.0.
         .fold(0.0, |a, b| a + b)
 }
@@ -276,4 +286,33 @@ pub fn memory_mib(pid: u32) -> Result<(f64, f64)> {
             .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))
     };
     Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{metric_sum, metric_sum_with};
+
+    const TEXT: &str = "# TYPE locust_operator_reconcile_total counter
+locust_operator_reconcile_total{result=\"ok\"} 7
+locust_operator_reconcile_total{result=\"error\"} 2
+locust_operator_reconcile_total_seconds 100
+locust_operator_up 1
+";
+
+    #[test]
+    fn sums_every_label_set_of_exactly_that_metric() {
+        assert_eq!(metric_sum(TEXT, "locust_operator_reconcile_total"), 9.0);
+        assert_eq!(metric_sum(TEXT, "locust_operator_up"), 1.0);
+        assert_eq!(metric_sum(TEXT, "locust_operator_missing"), 0.0);
+    }
+
+    #[test]
+    fn sums_only_the_samples_with_the_labels_asked_for() {
+        let ok = metric_sum_with(TEXT, "locust_operator_reconcile_total", &["result=\"ok\""]);
+        assert_eq!(ok, 7.0);
+        assert_eq!(
+            metric_sum_with(TEXT, "locust_operator_up", &["a=\"b\""]),
+            0.0
+        );
+    }
 }
