@@ -92,8 +92,16 @@ impl Backoff for Doubling {
 
 /// A watch's first retry after an error (see [`Doubling`]).
 const FIRST_RETRY: Duration = Duration::from_millis(100);
-/// How often the readiness task looks at the LocustTest store until it is ready.
-const READY_POLL: Duration = Duration::from_millis(5);
+/// How often the readiness task looks at the LocustTest store until it is ready: every
+/// 5 ms during the first second (a normal start-up syncs in tens of milliseconds), then
+/// every 100 ms (a store that cannot sync, e.g. without the CRD, costs 10 wake-ups a second).
+fn ready_poll(waited: Duration) -> Duration {
+    if waited < Duration::from_secs(1) {
+        Duration::from_millis(5)
+    } else {
+        Duration::from_millis(100)
+    }
+}
 
 /// Runs the controller until `shutdown` resolves.
 pub async fn run(
@@ -195,9 +203,11 @@ async fn controller_for(
         stores.wait_until_ready().await;
         // The store's readiness future wakes only its latest poller (the controller's own
         // runner polls it too), so look again every few milliseconds instead of waiting
-        // once (every 500 ms added up to half a second to the start-up).
+        // once (every 500 ms added up to half a second to the start-up); see `ready_poll`.
+        let started = tokio::time::Instant::now();
         loop {
-            match tokio::time::timeout(READY_POLL, store.wait_until_ready()).await {
+            let poll = ready_poll(started.elapsed());
+            match tokio::time::timeout(poll, store.wait_until_ready()).await {
                 Ok(Ok(())) => break synced.mark_synced(),
                 Ok(Err(_)) => break,
                 Err(_) => continue,
@@ -303,6 +313,14 @@ mod tests {
         assert_eq!(steps, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
         b.reset();
         assert_eq!(ms(b.next()), 100, "a reset starts over");
+    }
+
+    #[test]
+    fn readiness_is_looked_at_often_at_start_then_rarely() {
+        assert_eq!(ready_poll(Duration::ZERO).as_millis(), 5);
+        assert_eq!(ready_poll(Duration::from_millis(999)).as_millis(), 5);
+        assert_eq!(ready_poll(Duration::from_secs(1)).as_millis(), 100);
+        assert_eq!(ready_poll(Duration::from_secs(3600)).as_millis(), 100);
     }
 
     #[test]
