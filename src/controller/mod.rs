@@ -92,16 +92,6 @@ impl Backoff for Doubling {
 
 /// A watch's first retry after an error (see [`Doubling`]).
 const FIRST_RETRY: Duration = Duration::from_millis(100);
-/// How often the readiness task looks at the LocustTest store until it is ready: every
-/// 5 ms during the first second (a normal start-up syncs in tens of milliseconds), then
-/// every 100 ms (a store that cannot sync, e.g. without the CRD, costs 10 wake-ups a second).
-fn ready_poll(waited: Duration) -> Duration {
-    if waited < Duration::from_secs(1) {
-        Duration::from_millis(5)
-    } else {
-        Duration::from_millis(100)
-    }
-}
 
 /// Runs the controller until `shutdown` resolves.
 pub async fn run(
@@ -136,12 +126,14 @@ where
 }
 
 /// A watch of `api` with its own back-off, its objects trimmed by `trim` before they are
-/// cached by `writer` (see [`relist::reflect`]); yields the objects to reconcile for.
+/// cached by `writer` (see [`relist::reflect`], which also tells `first_sync`); yields the
+/// objects to reconcile for.
 fn watch<K>(
     writer: reflector::store::Writer<K>,
     api: Api<K>,
     config: watcher::Config,
     trim: fn(&mut K),
+    first_sync: Option<tokio::sync::oneshot::Sender<()>>,
 ) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: kube::Resource<DynamicType = ()>
@@ -155,6 +147,7 @@ where
     relist::reflect(
         writer,
         watcher(api, config).backoff(watch_backoff()).modify(trim),
+        first_sync,
     )
 }
 
@@ -174,11 +167,13 @@ async fn controller_for(
     // `relist::reflect`, so a re-list after an API server restart neither drops a test
     // created meanwhile nor misses a child deleted meanwhile.
     let (tests, tests_writer) = reflector::store::<LocustTest>();
+    let (tests_synced, tests_sync) = tokio::sync::oneshot::channel();
     let tests_stream = watch(
         tests_writer,
         api(client, ns),
         watcher::Config::default(),
         caches::trim_test,
+        Some(tests_synced),
     );
     let controller = Controller::for_stream(tests_stream, tests);
     // The children's caches (see `caches`): the watches that trigger reconciles keep them.
@@ -187,31 +182,30 @@ async fn controller_for(
     let (pods, pods_writer) = reflector::store::<Pod>();
     let stores = caches::Stores::new(jobs, services, pods);
     ctx.caches.register(ns, stores.clone());
-    let jobs = watch(jobs_writer, api(client, ns), ours.clone(), caches::trim_job);
+    let jobs = watch(
+        jobs_writer,
+        api(client, ns),
+        ours.clone(),
+        caches::trim_job,
+        None,
+    );
     let services = watch(
         services_writer,
         api(client, ns),
         ours.clone(),
         caches::trim_service,
+        None,
     );
-    let pods = watch(pods_writer, api(client, ns), ours.clone(), caches::trim_pod);
+    let pods = watch(pods_writer, api(client, ns), ours, caches::trim_pod, None);
     // Ready once the LocustTest cache has its first full list (every namespace's, when
-    // several controllers run), and the children's caches theirs.
-    let store = controller.store();
+    // several controllers run), and the children's caches theirs. The LocustTest store's
+    // own readiness future wakes only its latest poller, which is the controller's runner,
+    // so its watch says when it synced instead.
     let synced = ctx.clone();
     tokio::spawn(async move {
         stores.wait_until_ready().await;
-        // The store's readiness future wakes only its latest poller (the controller's own
-        // runner polls it too), so look again every few milliseconds instead of waiting
-        // once (every 500 ms added up to half a second to the start-up); see `ready_poll`.
-        let started = tokio::time::Instant::now();
-        loop {
-            let poll = ready_poll(started.elapsed());
-            match tokio::time::timeout(poll, store.wait_until_ready()).await {
-                Ok(Ok(())) => break synced.mark_synced(),
-                Ok(Err(_)) => break,
-                Err(_) => continue,
-            }
+        if tests_sync.await.is_ok() {
+            synced.mark_synced();
         }
     });
     let forget = ctx.clone();
@@ -313,14 +307,6 @@ mod tests {
         assert_eq!(steps, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
         b.reset();
         assert_eq!(ms(b.next()), 100, "a reset starts over");
-    }
-
-    #[test]
-    fn readiness_is_looked_at_often_at_start_then_rarely() {
-        assert_eq!(ready_poll(Duration::ZERO).as_millis(), 5);
-        assert_eq!(ready_poll(Duration::from_millis(999)).as_millis(), 5);
-        assert_eq!(ready_poll(Duration::from_secs(1)).as_millis(), 100);
-        assert_eq!(ready_poll(Duration::from_secs(3600)).as_millis(), 100);
     }
 
     #[test]

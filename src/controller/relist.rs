@@ -13,6 +13,9 @@
 //!   LocustTest created while the watch was down was reconciled against the old cache,
 //!   not found there, and dropped for good. [`reflect`] holds those triggers until the
 //!   list is complete and in the cache.
+//!
+//! [`reflect`] also says when the cache holds its first complete list, for `/readyz`:
+//! kube's `Store::wait_until_ready` wakes only one waiter, and the controller is that one.
 
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -20,13 +23,16 @@ use std::hash::Hash;
 use futures::{Stream, StreamExt, stream};
 use kube::runtime::reflector::{self, Lookup, ObjectRef, Store, store::Writer};
 use kube::runtime::watcher::{self, Event};
+use tokio::sync::oneshot;
 
 /// Keeps `writer`'s cache from `events` and returns the objects whose owners (or who
 /// themselves) should be reconciled: every change, every deletion (including those
 /// missed while the watch was down) and, once a list is complete, every listed object.
+/// `first_sync`, when given, is told the moment the cache holds its first complete list.
 pub fn reflect<K, S>(
     writer: Writer<K>,
     events: S,
+    first_sync: Option<oneshot::Sender<()>>,
 ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
 where
     K: Lookup + Clone + Send + Sync + 'static,
@@ -35,7 +41,16 @@ where
 {
     let cache = writer.as_reader();
     let events = report_vanished(events, cache.clone());
-    let events = reflector::reflector(writer, events);
+    let mut first_sync = first_sync;
+    // The reflector has applied an event to the cache by the time it passes it on.
+    let events = reflector::reflector(writer, events).inspect(move |event| {
+        if matches!(event, Ok(Event::InitDone))
+            && let Some(tx) = first_sync.take()
+        {
+            // Nobody listening any more (shutting down) is fine.
+            let _ = tx.send(());
+        }
+    });
     defer_listed(events, cache).filter_map(|event| {
         futures::future::ready(match event {
             Ok(Event::Apply(obj) | Event::Delete(obj)) => Some(Ok(obj)),
@@ -175,17 +190,20 @@ mod tests {
         let (reader, writer) = reflector::store::<ConfigMap>();
         let consistent = Arc::new(Mutex::new(Vec::new()));
         let seen = consistent.clone();
-        let out: Vec<ConfigMap> =
-            reflect(writer, futures::stream::iter(events.into_iter().map(Ok)))
-                .filter_map(|r| futures::future::ready(r.ok()))
-                .inspect(|obj| {
-                    let cached = reader.get(&super::key(obj)).is_some();
-                    if let Ok(mut s) = seen.lock() {
-                        s.push(cached);
-                    }
-                })
-                .collect()
-                .await;
+        let out: Vec<ConfigMap> = reflect(
+            writer,
+            futures::stream::iter(events.into_iter().map(Ok)),
+            None,
+        )
+        .filter_map(|r| futures::future::ready(r.ok()))
+        .inspect(|obj| {
+            let cached = reader.get(&super::key(obj)).is_some();
+            if let Ok(mut s) = seen.lock() {
+                s.push(cached);
+            }
+        })
+        .collect()
+        .await;
         let mut cached = names(
             &reader
                 .state()
@@ -247,13 +265,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_first_complete_list_is_announced_once_it_is_cached() {
+        let (reader, writer) = reflector::store::<ConfigMap>();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let events = futures::stream::iter(
+            vec![
+                Event::Init,
+                Event::InitApply(cm("a")),
+                Event::InitDone,
+                Event::Init,
+                Event::InitDone,
+            ]
+            .into_iter()
+            .map(Ok),
+        );
+        let mut out = Box::pin(reflect(writer, events, Some(tx)));
+        // Nothing is announced while the list is still arriving.
+        assert!(rx.try_recv().is_err(), "announced before any event");
+        let first = out.next().await;
+        assert!(matches!(&first, Some(Ok(o)) if o.metadata.name.as_deref() == Some("a")));
+        assert!(
+            rx.try_recv().is_ok(),
+            "the first list's end was not announced"
+        );
+        assert!(reader.get(&super::key(&cm("a"))).is_some());
+        // A later re-list does not announce again (the sender is spent, nothing panics).
+        assert_eq!(out.count().await, 1, "the re-list reports `a` as deleted");
+    }
+
+    #[tokio::test]
     async fn errors_pass_through() {
         let (_, writer) = reflector::store::<ConfigMap>();
         let events = futures::stream::iter(vec![
             Err(kube::runtime::watcher::Error::NoResourceVersion),
             Ok(Event::Apply(cm("a"))),
         ]);
-        let out: Vec<_> = reflect(writer, events).collect().await;
+        let out: Vec<_> = reflect(writer, events, None).collect().await;
         assert!(out[0].is_err());
         assert!(matches!(&out[1], Ok(o) if o.metadata.name.as_deref() == Some("a")));
     }
