@@ -52,7 +52,7 @@ want=${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwo
 for b in $want; do
   case $b in
     etcd) build etcd "$ETCD_VERSION" "$here/etcd" . ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kube-proxy)
       build "$b" "$KUBE_VERSION" "$here/kube" "k8s.io/kubernetes/cmd/$b" "$kv" ;;
     kwok) build kwok "$KWOK_VERSION" "" sigs.k8s.io/kwok/cmd/kwok \
       "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" ;;

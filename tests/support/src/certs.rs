@@ -86,6 +86,13 @@ fn ca_params(cn: &str) -> CertificateParams {
 impl Pki {
     /// Generates a fresh set of CAs, serving certificate and service-account keys.
     pub fn generate() -> Result<Self> {
+        Self::generate_with_sans(&[])
+    }
+
+    /// Like [`Pki::generate`], with `extra_sans` (DNS names or IP addresses) in the API
+    /// server's serving certificate besides `localhost` and `127.0.0.1`: a real node's pods
+    /// reach it as `kubernetes.default.svc` and through the bridge address.
+    pub fn generate_with_sans(extra_sans: &[String]) -> Result<Self> {
         let serving_ca_key = KeyPair::generate().map_err(cert_error("serving CA key"))?;
         let serving_ca_params = ca_params("test-cluster-serving-ca");
         let serving_ca_pem = serving_ca_params
@@ -95,9 +102,9 @@ impl Pki {
         let serving_ca = Issuer::new(serving_ca_params, serving_ca_key);
 
         let serving_key = KeyPair::generate().map_err(cert_error("serving key"))?;
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-                .map_err(cert_error("serving certificate"))?;
+        let mut sans = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        sans.extend(extra_sans.iter().cloned());
+        let mut params = CertificateParams::new(sans).map_err(cert_error("serving certificate"))?;
         params
             .distinguished_name
             .push(DnType::CommonName, "localhost");

@@ -12,6 +12,7 @@ use crate::certs::Pki;
 use crate::error::{Error, Result};
 use crate::kubeconfig::{self, Credentials};
 use crate::process::{Janitor, ManagedProcess};
+use crate::real_node::{self, RealNode};
 use crate::{components, kwok};
 
 mod ready;
@@ -35,6 +36,9 @@ pub struct Options {
     /// Further `kube-apiserver` flags, after the usual ones (a later flag wins), such as
     /// `--max-requests-inflight=5` or an audit log for the fault-injection suite.
     pub apiserver_extra_args: Vec<String>,
+    /// Serve a real node instead of kwok nodes (see [`crate::real_node`]): the API server
+    /// listens on the node's bridge address and no kwok runs.
+    pub real_node: Option<RealNode>,
 }
 
 /// Files and folders of one cluster.
@@ -140,10 +144,18 @@ impl Cluster {
             Some(Janitor::spawn(&dir)?)
         };
 
-        let pki = Pki::generate()?;
+        let extra_sans = options
+            .real_node
+            .map(|node| node.serving_sans())
+            .unwrap_or_default();
+        let pki = Pki::generate_with_sans(&extra_sans)?;
         let files = pki.write_to(&layout.pki)?;
-        let [etcd_port, etcd_peer_port, apiserver_port] = free_ports()?;
-        let server = format!("https://127.0.0.1:{apiserver_port}");
+        let [etcd_port, etcd_peer_port] = free_ports()?;
+        let (apiserver_host, apiserver_port) = match options.real_node {
+            Some(node) => (node.ip.to_string(), free_port_on(node.ip)?),
+            None => ("127.0.0.1".to_owned(), free_ports::<1>()?[0]),
+        };
+        let server = format!("https://{apiserver_host}:{apiserver_port}");
 
         let admin_cert = pki.issue_client("kubernetes-admin", &["system:masters"])?;
         let admin = kubeconfig::build(
@@ -192,6 +204,11 @@ impl Cluster {
         )?;
         let mut apiserver_args =
             components::apiserver_args(&l.pki.join("apiserver"), &files, etcd_port, apiserver_port);
+        if let Some(node) = options.real_node {
+            let kubelet_client =
+                real_node::write_kubeconfigs(&cluster.pki, &cluster.server, &l.pki)?;
+            apiserver_args.extend(node.apiserver_args(&kubelet_client));
+        }
         apiserver_args.extend(options.apiserver_extra_args.iter().cloned());
         cluster.spawn("kube-apiserver", &binaries.kube_apiserver, &apiserver_args)?;
         // The others start once the API server is ready: kube-controller-manager gives up
@@ -209,6 +226,14 @@ impl Cluster {
             &binaries.kube_scheduler,
             &components::scheduler_args(&scheduler_kubeconfig),
         )?;
+        if options.real_node.is_some() {
+            // The node registers itself once tests/e2e/node.sh starts its kubelet.
+            let client = cluster.client().await?;
+            cluster
+                .wait_for_default_service_account(&client, "default", deadline)
+                .await?;
+            return Ok(cluster);
+        }
         cluster.spawn(
             "kwok",
             &binaries.kwok,
@@ -353,6 +378,15 @@ impl Drop for Cluster {
             eprintln!("test-cluster: kept {}", self.layout.dir.display());
         }
     }
+}
+
+/// A free port on `ip`.
+fn free_port_on(ip: std::net::Ipv4Addr) -> Result<u16> {
+    let what = ip.to_string();
+    std::net::TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(Error::io("binding a free port on", what.as_str()))
 }
 
 /// `N` distinct free ports on 127.0.0.1 (taken together so they differ).

@@ -15,6 +15,7 @@ use rustix::process::{Pid, Signal};
 use crate::cluster::{Cluster, Options};
 use crate::error::{Error, Result};
 use crate::process::{is_running, log_tail, read_pid};
+use crate::real_node::RealNode;
 
 /// The supervisor's pid, in the cluster folder.
 pub const PID_FILE: &str = "supervisor.pid";
@@ -42,8 +43,9 @@ pub enum UpOutcome {
 }
 
 /// Starts a cluster in `dir` in the background, by running `exe supervise --dir <dir>`
-/// detached, and returns once it is ready.
-pub fn up(exe: &Path, dir: &Path) -> Result<UpOutcome> {
+/// detached, and returns once it is ready. With `real_node`, the cluster serves a real
+/// node at that address (see [`crate::real_node`]).
+pub fn up(exe: &Path, dir: &Path, real_node: Option<RealNode>) -> Result<UpOutcome> {
     let dir = std::path::absolute(dir).map_err(Error::io("resolving", dir))?;
     if let Some(pid) = running_supervisor(&dir) {
         return Ok(UpOutcome::AlreadyRunning(pid));
@@ -54,10 +56,12 @@ pub fn up(exe: &Path, dir: &Path) -> Result<UpOutcome> {
     let log = std::fs::File::create(&log_path).map_err(Error::io("creating", &log_path))?;
     // No inherited terminal or pipe: `make cluster-up | tee` must not wait for the
     // supervisor, and Ctrl-C at the terminal must not reach it.
-    let mut child = Command::new(exe)
-        .arg(SUPERVISE)
-        .arg("--dir")
-        .arg(&dir)
+    let mut command = Command::new(exe);
+    command.arg(SUPERVISE).arg("--dir").arg(&dir);
+    if let Some(node) = real_node {
+        command.arg(format!("--node-ip={}", node.ip));
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -115,7 +119,7 @@ fn prepare_dir(dir: &Path) -> Result<()> {
 
 /// Runs the cluster in `dir` until `SIGTERM`, `SIGINT` or `SIGHUP`, or until one of its
 /// processes dies (the body of the hidden `supervise` subcommand).
-pub async fn supervise(dir: &Path) -> Result<()> {
+pub async fn supervise(dir: &Path, real_node: Option<RealNode>) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
 
     // Leave the terminal's session; failure means we lead one already, which is as good.
@@ -130,6 +134,7 @@ pub async fn supervise(dir: &Path) -> Result<()> {
     let started = Instant::now();
     let cluster = Cluster::start_with(Options {
         dir: Some(dir.to_owned()),
+        real_node,
         ..Options::default()
     })
     .await?;

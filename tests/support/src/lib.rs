@@ -29,6 +29,7 @@ pub mod kubeconfig;
 pub mod kwok;
 pub mod nodes;
 pub mod process;
+pub mod real_node;
 mod shared;
 
 pub use cluster::{Cluster, Options};

@@ -7,12 +7,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use test_cluster::daemon::{self, UpOutcome};
+use test_cluster::real_node::RealNode;
 
 /// A local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
 /// kube-scheduler) with kwok nodes, on 127.0.0.1.
@@ -30,6 +32,10 @@ enum Cmd {
         /// Folder for the kubeconfig, certificates, logs and etcd data.
         #[arg(long, default_value_os_t = daemon::default_dir())]
         dir: PathBuf,
+        /// Serve a real node whose bridge has this address (tests/e2e/node.sh): the API
+        /// server listens there instead of 127.0.0.1, and no kwok nodes run.
+        #[arg(long)]
+        node_ip: Option<Ipv4Addr>,
     },
     /// Stop the cluster started by `up` in that folder (a no-op when none runs).
     Down {
@@ -42,6 +48,8 @@ enum Cmd {
     Supervise {
         #[arg(long)]
         dir: PathBuf,
+        #[arg(long)]
+        node_ip: Option<Ipv4Addr>,
     },
 }
 
@@ -57,16 +65,22 @@ fn main() -> ExitCode {
 
 fn run(command: Cmd) -> test_cluster::Result<()> {
     match command {
-        Cmd::Up { dir } => {
+        Cmd::Up { dir, node_ip } => {
             let started = Instant::now();
             let exe = std::env::current_exe().map_err(|e| {
                 test_cluster::Error::Daemon(format!("locating test-cluster itself: {e}"))
             })?;
             let kubeconfig = dir.join("kubeconfig");
-            match daemon::up(&exe, &dir)? {
+            let real_node = node_ip.map(|ip| RealNode { ip });
+            match daemon::up(&exe, &dir, real_node)? {
                 UpOutcome::Started(server) => println!(
-                    "Cluster ready in {:.1} s: API server {server}, 3 kwok nodes.",
-                    started.elapsed().as_secs_f64()
+                    "Cluster ready in {:.1} s: API server {server}, {}.",
+                    started.elapsed().as_secs_f64(),
+                    if real_node.is_some() {
+                        "waiting for its real node"
+                    } else {
+                        "3 kwok nodes"
+                    }
                 ),
                 UpOutcome::AlreadyRunning(pid) => {
                     println!(
@@ -100,11 +114,11 @@ fn run(command: Cmd) -> test_cluster::Result<()> {
             }
             Ok(())
         }
-        Cmd::Supervise { dir } => {
+        Cmd::Supervise { dir, node_ip } => {
             let runtime = tokio::runtime::Runtime::new().map_err(|e| {
                 test_cluster::Error::Daemon(format!("starting the tokio runtime: {e}"))
             })?;
-            runtime.block_on(daemon::supervise(&dir))
+            runtime.block_on(daemon::supervise(&dir, node_ip.map(|ip| RealNode { ip })))
         }
     }
 }
