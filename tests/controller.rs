@@ -1,8 +1,9 @@
 //! The controller's reconcile paths against a real control plane: children created with
 //! owner references, an idempotent re-run after a restart, spec edits ignored and
 //! reported (and cleared when reverted), a child deleted mid-run recreated from the
-//! original spec, a finished test left alone, garbage collection with the CR, and a
-//! missing ConfigMap reported as a condition. The operator runs as a subprocess with only
+//! original spec, a finished test left alone, garbage collection with the CR, a
+//! missing ConfigMap reported as a condition, and a failed worker pod replaced while the
+//! other workers run on. The operator runs as a subprocess with only
 //! the RBAC rules of `config/rbac/role.yaml`, watching the test's namespace.
 
 mod common;
@@ -474,4 +475,104 @@ async fn sigterm_shuts_the_operator_down_gracefully() {
         "a clean shutdown is logged:\n{log}"
     );
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// The worker Job's retries (`backoffLimit`, shared by the workers; never
+/// `backoffLimitPerIndex`, see `tests/namespace_delete.rs`): one worker pod that fails is
+/// replaced in its own index, the other worker and the test run on.
+#[tokio::test]
+async fn a_failed_worker_pod_is_replaced_and_the_others_keep_running() {
+    let (client, ns, mut operator) = setup("worker-fails").await;
+    create(&client, &ns, &long_running("steady", 2, "300")).await;
+    wait_phase(&client, &ns, "steady", Phase::Running, PHASE).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let workers = ListParams::default()
+        .labels("performance-test-name=steady,app.kubernetes.io/component=worker");
+    let index = |p: &Pod| {
+        label(
+            p.metadata.labels.as_ref(),
+            "batch.kubernetes.io/job-completion-index",
+        )
+        .to_owned()
+    };
+    let phase = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default()
+    };
+    let running = eventually("2 Running worker pods", CHILDREN, || async {
+        let list = pods.list(&workers).await.map_err(|e| e.to_string())?;
+        let up: Vec<Pod> = list
+            .items
+            .into_iter()
+            .filter(|p| phase(p) == "Running")
+            .collect();
+        if up.len() == 2 {
+            Ok(up)
+        } else {
+            Err(format!("{} Running", up.len()))
+        }
+    })
+    .await;
+    let (crashing, other) = if index(&running[0]) == "0" {
+        (&running[0], &running[1])
+    } else {
+        (&running[1], &running[0])
+    };
+
+    // Worker 0 crashes (what its kubelet would report).
+    pods.patch_status(
+        &crashing.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {
+            "phase": "Failed",
+            "conditions": [{"type": "Ready", "status": "False"}],
+            "containerStatuses": [{
+                "name": "locust-worker",
+                "image": "locustio/locust:2.43.1",
+                "imageID": "",
+                "ready": false,
+                "restartCount": 0,
+                "state": {"terminated": {"exitCode": 1, "reason": "Error"}},
+            }],
+        }})),
+    )
+    .await
+    .expect("mark worker 0 Failed");
+
+    let replacement = eventually("a new Running pod for worker index 0", PHASE, || async {
+        let list = pods.list(&workers).await.map_err(|e| e.to_string())?;
+        list.items
+            .into_iter()
+            .find(|p| index(p) == "0" && p.uid() != crashing.uid() && phase(p) == "Running")
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await;
+    let same = pods.get(&other.name_any()).await.expect("worker 1");
+    assert_eq!(same.uid(), other.uid(), "worker 1 is not replaced");
+    assert_eq!(phase(&same), "Running", "worker 1 runs on");
+    let job = children(&client, &ns, "steady")
+        .await
+        .worker
+        .expect("worker Job");
+    let status = job.status.clone().unwrap_or_default();
+    assert_eq!(status.failed, Some(1), "one failure counted: {status:?}");
+    assert!(
+        !status
+            .conditions
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Failed" && c.status == "True"),
+        "the worker Job has not failed"
+    );
+    let test = get(&client, &ns, "steady").await;
+    assert_eq!(
+        common::phase(&test),
+        Some(Phase::Running),
+        "the test runs on with the replacement {}: {}",
+        replacement.name_any(),
+        common::describe(&test)
+    );
+    operator.assert_running();
 }

@@ -4,19 +4,29 @@
 //! that fails is the test's verdict, it is not rerun.
 //!
 //! Worker Job: `parallelism = completions = replicas` with `completionMode: Indexed` and
-//! `backoffLimitPerIndex: 2` ([`WORKER_BACKOFF_LIMIT_PER_INDEX`]). Each worker is an index
-//! with its own retry budget, so one worker pod that fails once is replaced and rejoins the
-//! master instead of failing the whole Job (a plain Job with `backoffLimit: 0` — the Go
-//! operator's choice — loses every worker on the first crash). `backoffLimit` is left unset:
-//! with per-index limits Kubernetes defaults it to "unlimited", and the per-index budget
-//! bounds the retries.
+//! `backoffLimit: replicas × 2` ([`WORKER_FAILURES_PER_REPLICA`]). A worker pod that fails
+//! is replaced in its own index and rejoins the master while the others keep running (a
+//! plain Job with `backoffLimit: 0` — the Go operator's choice — loses every worker on the
+//! first crash). The budget is shared: after more than `replicas × 2` worker pod failures
+//! in total the Job fails and Kubernetes stops the remaining workers.
+//!
+//! Never `backoffLimitPerIndex`: it makes deleting the test's namespace hang for good
+//! while a worker pod has not succeeded (issue 14). The namespace controller deletes the
+//! pods first and deletes nothing else (the LocustTest, the Jobs) until every pod is gone
+//! (ordered namespace deletion, KEP-5080). With per-index limits, the Job controller keeps
+//! its `batch.kubernetes.io/job-tracking` finalizer on a deleted pod whose index still has
+//! retries left, until a replacement pod inherits the index's failure count
+//! (`getPodsWithDelayedDeletionPerIndex` and `canRemoveFinalizer` in
+//! `pkg/controller/job`); the replacement can never be created in a terminating
+//! namespace, so the pod, the Job and the namespace stay. Without per-index limits the
+//! finalizer of a deleted pod is removed at once. `tests/namespace_delete.rs` proves both.
 //!
 //! Both: `restartPolicy: Never` on the pods, `ttlSecondsAfterFinished` from the operator
 //! configuration when set.
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 
-use super::{BuildError, Ctx, Role, WORKER_BACKOFF_LIMIT_PER_INDEX, labels, pod};
+use super::{BuildError, Ctx, Role, WORKER_FAILURES_PER_REPLICA, labels, pod};
 
 /// The Job of `role`.
 pub(crate) fn build(ctx: &Ctx<'_>, role: Role) -> Result<Job, BuildError> {
@@ -35,7 +45,7 @@ pub(crate) fn build(ctx: &Ctx<'_>, role: Role) -> Result<Job, BuildError> {
             parallelism: Some(ctx.worker().replicas),
             completions: Some(ctx.worker().replicas),
             completion_mode: Some("Indexed".into()),
-            backoff_limit_per_index: Some(WORKER_BACKOFF_LIMIT_PER_INDEX),
+            backoff_limit: Some(worker_backoff_limit(ctx.worker().replicas)),
             ttl_seconds_after_finished: ttl,
             template,
             ..JobSpec::default()
@@ -46,6 +56,12 @@ pub(crate) fn build(ctx: &Ctx<'_>, role: Role) -> Result<Job, BuildError> {
         spec: Some(spec),
         status: None,
     })
+}
+
+/// The worker Job's `backoffLimit`: [`WORKER_FAILURES_PER_REPLICA`] failures per worker,
+/// shared by all workers.
+fn worker_backoff_limit(replicas: i32) -> i32 {
+    replicas.max(1).saturating_mul(WORKER_FAILURES_PER_REPLICA)
 }
 
 #[cfg(test)]
@@ -70,7 +86,7 @@ mod tests {
     }
 
     #[test]
-    fn worker_job_is_indexed_with_per_index_retries() {
+    fn worker_job_is_indexed_with_a_shared_retry_budget() {
         let mut t = minimal();
         t.spec.worker.replicas = 7;
         let config = OperatorConfig {
@@ -82,9 +98,26 @@ mod tests {
         let s = j.spec.expect("spec");
         assert_eq!((s.parallelism, s.completions), (Some(7), Some(7)));
         assert_eq!(s.completion_mode.as_deref(), Some("Indexed"));
-        assert_eq!(s.backoff_limit_per_index, Some(2));
-        assert_eq!(s.backoff_limit, None);
+        assert_eq!(s.backoff_limit, Some(14), "2 failures per worker, shared");
+        assert_eq!(
+            s.backoff_limit_per_index, None,
+            "per-index limits make namespace deletion hang (issue 14)"
+        );
+        assert_eq!(s.max_failed_indexes, None);
+        assert_eq!(s.pod_failure_policy, None);
         assert_eq!(s.ttl_seconds_after_finished, Some(300));
+    }
+
+    #[test]
+    fn worker_backoff_limit_scales_with_replicas() {
+        assert_eq!(worker_backoff_limit(1), 2);
+        assert_eq!(worker_backoff_limit(500), 1000);
+        assert_eq!(
+            worker_backoff_limit(0),
+            2,
+            "never 0: one failure must not fail all"
+        );
+        assert_eq!(worker_backoff_limit(i32::MAX), i32::MAX);
     }
 
     #[test]

@@ -44,9 +44,10 @@ pub const WEB_UI_PORT: i32 = 8089;
 pub const MASTER_CONTAINER: &str = "locust-master";
 /// Name of the worker container.
 pub const WORKER_CONTAINER: &str = "locust-worker";
-/// How many times one worker index may fail before that index counts as failed
-/// (`backoffLimitPerIndex` of the worker Job).
-pub const WORKER_BACKOFF_LIMIT_PER_INDEX: i32 = 2;
+/// Worker pod failures the worker Job tolerates per replica: its `backoffLimit` is this
+/// times `worker.replicas`, a budget all workers share (see `job.rs` for why it is not
+/// `backoffLimitPerIndex`).
+pub const WORKER_FAILURES_PER_REPLICA: i32 = 2;
 
 /// The two kinds of Locust pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -55,7 +55,9 @@ pub(crate) fn job_outcome(job: &Job) -> Option<JobOutcome> {
 }
 
 /// Whether every index of an Indexed Job is listed in `status.failedIndexes` (each worker
-/// used up its retries), even if the Job itself is not marked failed yet.
+/// used up its retries), even if the Job itself is not marked failed yet. Only Jobs with
+/// `backoffLimitPerIndex` list failed indexes: worker Jobs of tests started by earlier
+/// versions of the operator (the current worker Job has a shared `backoffLimit`).
 pub(crate) fn all_indexes_failed(job: &Job) -> bool {
     let completions = job.spec.as_ref().and_then(|s| s.completions).unwrap_or(0);
     let Some(failed) = job

@@ -155,6 +155,11 @@ fn failures() {
     let mut worker_job_failed = with_pods(vec![master_ready()], vec![]);
     worker_job_failed.worker_job = Some(with_condition(job(2), "Failed", "FailedIndexes", 30));
 
+    // The current worker Job: its shared `backoffLimit` used up.
+    let mut worker_budget_used_up = with_pods(vec![master_ready()], vec![]);
+    worker_budget_used_up.worker_job =
+        Some(with_condition(job(2), "Failed", "BackoffLimitExceeded", 30));
+
     let mut one_index_failed = with_pods(vec![master_ready()], vec![]);
     one_index_failed.worker_job = Some(with_failed_indexes(job(2), "1"));
 
@@ -182,6 +187,14 @@ fn failures() {
             WORKERS_FAILED,
             "TestFailed",
             "FailedIndexes",
+        ),
+        (
+            "worker Job over its shared backoffLimit",
+            worker_budget_used_up,
+            Phase::Failed,
+            WORKERS_FAILED,
+            "TestFailed",
+            "BackoffLimitExceeded",
         ),
         (
             "one worker index failed",
