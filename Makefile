@@ -12,7 +12,8 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 
 .PHONY: help build build-release test test-unit test-integration lint fmt crd check-generated locust \
-        cluster-bins cluster-up cluster-down demo run clean bench chaos chaos-short
+        cluster-bins cluster-up cluster-down demo run clean bench chaos chaos-short \
+        e2e e2e-bins e2e-images e2e-cluster-up e2e-cluster-down e2e-roundtrip
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -56,8 +57,29 @@ cluster-up: cluster-bins ## Start a local control plane with kwok nodes (kubecon
 cluster-down: ## Stop the local control plane started by cluster-up
 	$(CARGO) run -q -p test-cluster -- down --dir target/cluster
 
-demo: ## Bring up the local cluster, run a LocustTest through its phases, tear down
-	scripts/demo.sh
+demo: ## Bring up the local cluster, run a LocustTest through its phases, tear down (REAL=1: on a real node, needs root)
+	$(if $(filter 1,$(REAL)),scripts/demo-real.sh,scripts/demo.sh)
+
+# ---- Real node (tests/e2e/, docs/e2e.md): kubelet, containerd, kube-proxy, CoreDNS; root ----
+e2e-bins: cluster-bins ## Build kubelet, kube-proxy, containerd, CoreDNS from Go modules (cached by version)
+	tests/e2e/build.sh
+
+e2e-images: ## Build the images (operator, Locust, Collector, pause) as docker archives (cached); print them
+	tests/e2e/images.sh
+
+e2e-cluster-up: e2e-bins ## Start a real node joined to a local control plane (KUBECONFIG=target/e2e/cluster/kubeconfig)
+	$(CARGO) build -q -p test-cluster
+	tests/e2e/node.sh up
+
+e2e-cluster-down: ## Stop the real node and restore the host as e2e-cluster-up found it
+	tests/e2e/node.sh down
+
+e2e: e2e-bins ## helm install the chart on a real node and run tests/e2e.rs with real Locust; host restored
+	tests/e2e/run.sh
+
+e2e-roundtrip: e2e-bins ## Bring the real node up and down twice; fail if the host state differs
+	$(CARGO) build -q -p test-cluster
+	tests/e2e/roundtrip.sh
 
 clean: cluster-down
 	$(CARGO) clean

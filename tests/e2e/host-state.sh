@@ -24,7 +24,7 @@ ip route show table all 2>/dev/null | sort | section route
 findmnt -rn -o TARGET,FSTYPE,PROPAGATION | sort | section mount
 for h in /sys/fs/cgroup/*/; do
   find "$h" -mindepth 1 -maxdepth 2 -type d 2>/dev/null
-done | sort | section cgroup
+done | grep -v '/process_api/' | sort | section cgroup  # the sandbox agent's, per command
 for p in /var/lib/kubelet /var/log/containers /var/log/pods /var/lib/cni /run/netns \
   /run/containerd /run/nri /etc/cni /opt/cni /var/lib/containerd /etc/containerd; do
   if [ -e "$p" ]; then find "$p" -maxdepth 3 | sort; else echo "$p absent"; fi

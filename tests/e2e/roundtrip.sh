@@ -5,6 +5,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export E2E_DIR=${E2E_DIR:-$root/target/e2e}
+# The pod below needs the Locust image only (the sandbox needs pause).
+export E2E_IMAGES=${E2E_IMAGES:-pause locust}
 BIN=${K8S_BIN_DIR:-$root/target/k8s-bin}
 mkdir -p "$E2E_DIR"
 "$here/host-state.sh" >"$E2E_DIR/roundtrip-before.txt"
