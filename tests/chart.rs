@@ -15,7 +15,12 @@ use std::collections::BTreeSet;
 use chart_common::{CHART, helm, kubectl, objects, of_kind, one, operator_deployment, render};
 use serde_json::{Value, json};
 
-/// Every documented combination of values (README "Install with Helm"): name, flags.
+/// A values file written for the Go operator's chart (chart README, "Values of the Go
+/// operator's chart").
+const GO_VALUES: &str = "tests/fixtures/go-operator-values.yaml";
+
+/// Every documented combination of values (README "Install with Helm", the chart README's
+/// "Common set-ups"): name, flags.
 const COMBINATIONS: &[(&str, &[&str])] = &[
     ("default", &[]),
     ("webhooks-off", &["--set", "webhooks.enabled=false"]),
@@ -64,6 +69,7 @@ const COMBINATIONS: &[(&str, &[&str])] = &[
             "locustPods.masterResources.limits.cpu=2,locustPods.workerResources.requests.memory=,locustPods.jobTtlSecondsAfterFinished=300,locustPods.defaultRuntimeClassName=gvisor,locustPods.affinityInjection=false",
         ],
     ),
+    ("go-operator-values", &["--values", GO_VALUES]),
 ];
 
 fn rendered(name: &str) -> Vec<Value> {
@@ -572,6 +578,393 @@ fn other_documented_values_reach_the_manifests() {
     );
 }
 
+// ---- values of the Go operator's chart ------------------------------------------------
+
+/// The rows of the chart README's "Values of the Go operator's chart" table: (Go value,
+/// what happens here); a subtree is written `key.*`.
+fn go_table() -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(format!("{CHART}/README.md")).expect("chart README");
+    let section = readme
+        .split("\n## Values of the Go operator's chart\n")
+        .nth(1)
+        .expect("the chart README has the Go values table")
+        .split("\n## ")
+        .next()
+        .expect("section");
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .map(|l| {
+            let (key, rest) = l.split_once("` | ").expect("| `key` | text |");
+            (key.to_owned(), rest.trim_end_matches(" |").to_owned())
+        })
+        .collect()
+}
+
+/// The schema node of a dotted values key (`Value::Null` when there is none).
+fn schema_node<'a>(schema: &'a Value, key: &str) -> &'a Value {
+    key.split('.')
+        .fold(schema, |node, part| &node["properties"][part])
+}
+
+/// Dotted keys of every schema node, with the node.
+fn schema_keys<'a>(prefix: &str, node: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+    for (k, v) in node["properties"].as_object().into_iter().flatten() {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        out.push((key.clone(), v));
+        schema_keys(&key, v, out);
+    }
+}
+
+const GO: &str = "Go operator compatibility: ";
+
+#[test]
+fn the_go_values_table_the_schema_and_the_fixture_agree() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{CHART}/values.schema.json")).expect("schema"),
+    )
+    .expect("values.schema.json is JSON");
+    let table = go_table();
+    assert!(
+        table.len() > 40,
+        "the Go values table has its rows: {table:?}"
+    );
+    let rows: Vec<&str> = table
+        .iter()
+        .map(|(k, _)| k.trim_end_matches(".*"))
+        .collect();
+    for (key, text) in &table {
+        let key = key.trim_end_matches(".*");
+        let node = schema_node(&schema, key);
+        assert!(
+            !node.is_null(),
+            "values.schema.json knows the Go value `{key}`"
+        );
+        let description = node["description"].as_str().unwrap_or_default();
+        if text.starts_with("same key") {
+            assert!(
+                !description.starts_with(GO),
+                "`{key}` is one of ours: {description}"
+            );
+        } else if !node["description"].is_null() {
+            assert!(
+                description.starts_with(GO),
+                "`{key}`'s schema says what it is for the Go chart: {description}"
+            );
+        }
+    }
+    // Every Go-only key of the schema is in the table (itself or what is below it).
+    let mut keys = Vec::new();
+    schema_keys("", &schema, &mut keys);
+    for (key, node) in keys {
+        if node["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(GO))
+        {
+            assert!(
+                rows.iter()
+                    .any(|r| *r == key || r.starts_with(&format!("{key}."))),
+                "the Go values table has `{key}`"
+            );
+        }
+    }
+    // The fixture is made of the Go chart's keys.
+    let fixture: Value =
+        locust_k8s_operator::yaml::from_yaml(&std::fs::read_to_string(GO_VALUES).expect("fixture"))
+            .expect("the fixture parses");
+    let mut leaves = Vec::new();
+    leaf_keys("", &fixture, &mut leaves);
+    for leaf in leaves {
+        assert!(
+            rows.iter()
+                .any(|r| leaf == *r || leaf.starts_with(&format!("{r}."))),
+            "{GO_VALUES}: `{leaf}` is in the Go values table"
+        );
+    }
+}
+
+fn named_service<'a>(objects: &'a [Value], suffix: &str) -> Option<&'a Value> {
+    named(objects, "Service", suffix).into_iter().next()
+}
+
+fn collector_deployment(objects: &[Value]) -> Option<&Value> {
+    of_kind(objects, "Deployment")
+        .into_iter()
+        .find(|d| d["spec"]["template"]["spec"]["containers"][0]["name"] == "otel-collector")
+}
+
+#[test]
+fn go_operator_values_reach_the_manifests() {
+    let o = rendered("go-operator-values");
+    let deploy = operator_deployment(&o);
+    let pod = &deploy["spec"]["template"]["spec"];
+    let c = container(&o);
+    let e = env_of(&o);
+    // Keys with the same name and meaning.
+    assert_eq!(deploy["metadata"]["name"], "locust-operator");
+    assert_eq!(deploy["spec"]["replicas"], 3);
+    assert_eq!(pod["terminationGracePeriodSeconds"], 10);
+    assert_eq!(pod["nodeSelector"], json!({"kubernetes.io/os": "linux"}));
+    assert_eq!(c["resources"]["requests"]["cpu"], "10m");
+    assert_eq!(env(&e, "POD_CPU_REQUEST"), Some("500m"));
+    assert_eq!(env(&e, "MASTER_POD_MEM_LIMIT"), Some("4Gi"));
+    assert_eq!(
+        env(&e, "ENABLE_TAINT_TOLERATIONS_CR_INJECTION"),
+        Some("false")
+    );
+
+    // Mapped: each differs from this chart's default.
+    assert_eq!(pod["imagePullSecrets"], json!([{"name": "regcred"}]));
+    assert_eq!(
+        env(&e, "HTTPS_PROXY"),
+        Some("http://proxy.corp.example:3128")
+    );
+    assert_eq!(c["securityContext"]["privileged"], false);
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    let pdb = one(&o, "PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    assert!(pdb["spec"].get("minAvailable").is_none(), "{pdb}");
+    let metrics = named_service(&o, "-metrics").expect("metrics.enabled: the metrics Service");
+    assert_eq!(
+        metrics["spec"]["ports"][0],
+        json!({"name": "metrics", "port": 8080, "targetPort": "health", "protocol": "TCP"})
+    );
+    assert_eq!(env(&e, "WEBHOOK_MODE"), Some("files"), "cert-manager");
+    assert_eq!(env(&e, "WEBHOOK_PORT"), Some("9443"));
+    assert!(
+        c["ports"]
+            .as_array()
+            .expect("ports")
+            .contains(&json!({"name": "webhook", "containerPort": 9443, "protocol": "TCP"})),
+        "{}",
+        c["ports"]
+    );
+    one(&o, "Certificate");
+    assert_eq!(env(&e, "DEFAULT_RUNTIME_CLASS_NAME"), Some("gvisor"));
+    assert_eq!(env(&e, "JOB_TTL_SECONDS_AFTER_FINISHED"), Some("3600"));
+    // k8s.clusterRole.enabled=false: the release namespace only, with a Role there.
+    assert_eq!(env(&e, "WATCH_NAMESPACES"), Some("lko-system"));
+    assert!(named(&o, "ClusterRole", "locust-operator").is_empty());
+    let role = named(&o, "Role", "locust-operator");
+    assert_eq!(role.len(), 1);
+    assert_eq!(role[0]["metadata"]["namespace"], "lko-system");
+    assert_eq!(role[0]["rules"], source_rules("role.yaml"));
+    assert_eq!(
+        one(&o, "ValidatingWebhookConfiguration")["webhooks"][0]["namespaceSelector"]["matchExpressions"]
+            [0]["values"],
+        json!(["lko-system"])
+    );
+    // The collector.
+    let collector = collector_deployment(&o).expect("otelCollector.enabled: a collector");
+    let cpod = &collector["spec"]["template"]["spec"];
+    assert_eq!(collector["spec"]["replicas"], 2);
+    assert_eq!(
+        cpod["containers"][0]["image"],
+        "otel/opentelemetry-collector-contrib:0.145.0"
+    );
+    assert_eq!(
+        cpod["containers"][0]["resources"],
+        json!({"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "256Mi"}})
+    );
+    assert_eq!(cpod["securityContext"]["runAsUser"], 10001);
+    assert_eq!(
+        cpod["containers"][0]["securityContext"]["privileged"],
+        false
+    );
+    assert!(
+        pod["securityContext"].get("runAsUser").is_none(),
+        "otelCollector.podSecurityContext is the collector's only"
+    );
+
+    // The operator accepts the configuration these values give it.
+    let vars: Vec<(String, String)> = e.clone();
+    let config = locust_k8s_operator::config::OperatorConfig::from_vars(vars.clone())
+        .expect("the operator accepts the builder configuration");
+    assert_eq!(config.job_ttl_seconds_after_finished, Some(3600));
+    assert_eq!(config.default_runtime_class_name.as_deref(), Some("gvisor"));
+    locust_k8s_operator::config::ControllerConfig::from_vars(vars.clone())
+        .expect("the operator accepts the controller configuration");
+    locust_k8s_operator::certs::CertsConfig::from_vars(vars)
+        .expect("the operator accepts the webhook configuration");
+}
+
+#[test]
+fn go_operator_values_switch_off_and_take_the_place_of_ours() {
+    let go = |flags: &[&str]| objects(&render("lko", "lko-system", flags));
+    // The Go defaults that switch things off here.
+    let o = go(&[
+        "--set",
+        "webhook.enabled=false,metrics.enabled=false,otelCollector.enabled=false,k8s.clusterRole.enabled=true",
+    ]);
+    let e = env_of(&o);
+    assert_eq!(env(&e, "WEBHOOK_MODE"), Some("disabled"));
+    assert!(of_kind(&o, "ValidatingWebhookConfiguration").is_empty());
+    assert_eq!(
+        one(&o, "CustomResourceDefinition")["spec"]["conversion"],
+        json!({"strategy": "None"})
+    );
+    assert!(
+        named_service(&o, "-metrics").is_none(),
+        "no metrics Service"
+    );
+    assert!(collector_deployment(&o).is_none(), "no collector");
+    assert_eq!(env(&e, "WATCH_NAMESPACES"), Some(""));
+    assert_eq!(named(&o, "ClusterRole", "lko-locust-k8s-operator").len(), 1);
+
+    // A Go value set takes the place of ours; Go's "" means unset.
+    let e = env_of(&go(&[
+        "--set",
+        "webhook.certManager.enabled=false,webhooks.certificates=cert-manager",
+        "--set",
+        "config.loadGenerationJobs.ttlSecondsAfterFinished=600,locustPods.ttlSecondsAfterFinished=",
+        "--set",
+        "locustPods.runtimeClassName=,locustPods.defaultRuntimeClassName=kata",
+    ]));
+    assert_eq!(env(&e, "WEBHOOK_MODE"), Some("self-signed"));
+    assert_eq!(env(&e, "JOB_TTL_SECONDS_AFTER_FINISHED"), Some("600"));
+    assert_eq!(env(&e, "DEFAULT_RUNTIME_CLASS_NAME"), Some("kata"));
+    let e = env_of(&go(&[
+        "--set",
+        "config.loadGenerationJobs.ttlSecondsAfterFinished=600,locustPods.ttlSecondsAfterFinished=60",
+    ]));
+    assert_eq!(env(&e, "JOB_TTL_SECONDS_AFTER_FINISHED"), Some("60"));
+
+    // Lists are combined with ours.
+    let o = go(&[
+        "--values",
+        GO_VALUES,
+        "--set-json",
+        r#"imagePullSecrets=["mirror"]"#,
+        "--set-json",
+        r#"operator.extraEnv=[{"name":"NO_PROXY","value":".svc"}]"#,
+    ]);
+    assert_eq!(
+        operator_deployment(&o)["spec"]["template"]["spec"]["imagePullSecrets"],
+        json!([{"name": "regcred"}, {"name": "mirror"}])
+    );
+    let e = env_of(&o);
+    assert_eq!(
+        env(&e, "HTTPS_PROXY"),
+        Some("http://proxy.corp.example:3128")
+    );
+    assert_eq!(env(&e, "NO_PROXY"), Some(".svc"));
+
+    // Values without effect here are accepted.
+    go(&[
+        "--set",
+        "otelCollector.enabled=false,otelCollector.config=receivers: {}",
+    ]);
+    go(&[
+        "--set",
+        "kafka.enabled=false,kafka.bootstrapServers=kafka:9092,metrics.secure=false",
+    ]);
+    go(&[
+        "--set",
+        "config.loadGenerationPods.kafka.bootstrapServers=kafka:9092",
+    ]);
+}
+
+#[test]
+fn go_operator_values_that_cannot_work_fail_with_their_message() {
+    for (flags, message) in [
+        (
+            &["--set", "image.repository=lotest/locust-k8s-operator"][..],
+            "image.repository=lotest/locust-k8s-operator: that is the Go operator's image",
+        ),
+        (
+            &["--set", "metrics.secure=true"],
+            "metrics.secure=true: this operator serves /metrics over plain HTTP only",
+        ),
+        (
+            &["--set", "kafka.enabled=true"],
+            "kafka.enabled=true: this operator passes no Kafka settings to Locust pods",
+        ),
+        (
+            &["--set-json", r#"watchNamespaces=["team-a"]"#],
+            "k8s.clusterRole.enabled and watchNamespaces are both set",
+        ),
+        (
+            &[
+                "--set",
+                "locustPods.metricsExporter.image=containersol/locust_exporter:v0.5.0",
+            ],
+            "locustPods.metricsExporter: this operator adds no locust_exporter sidecar",
+        ),
+        (
+            &["--set", "otelCollector.config=receivers: {}"],
+            "otelCollector.config: this chart writes the collector's configuration",
+        ),
+        (
+            &[
+                "--set",
+                "config.loadGenerationPods.resource.cpuRequest=250m",
+            ],
+            "config.loadGenerationPods.resource: the 1.x chart's layout",
+        ),
+        (
+            &[
+                "--set",
+                "config.loadGenerationPods.affinity.enableCrInjection=false",
+            ],
+            "set locustPods.affinityInjection instead",
+        ),
+        (
+            &[
+                "--set",
+                "config.loadGenerationPods.taintTolerations.enableCrInjection=false",
+            ],
+            "set locustPods.tolerationsInjection instead",
+        ),
+        (
+            &[
+                "--set",
+                "config.loadGenerationPods.metricsExporter.port=9646",
+            ],
+            "config.loadGenerationPods.metricsExporter: this operator adds no locust_exporter sidecar",
+        ),
+        // The schema still rejects what the Go chart did not have, and wrong types.
+        (
+            &["--set", "webhook.certManager.issuer=ca"],
+            "additional properties 'issuer' not allowed",
+        ),
+        (
+            &["--set", "locustPods.ttlSecondsAfterFinished=soon"],
+            "/locustPods/ttlSecondsAfterFinished",
+        ),
+        (
+            &["--set", "otelCollector.replicas=two"],
+            "/otelCollector/replicas",
+        ),
+    ] {
+        // On top of the Go values file, as a user would have it.
+        let mut args = vec!["template", "lko", CHART, "--values", GO_VALUES];
+        args.extend_from_slice(flags);
+        let (ok, _, err) = helm(&args);
+        assert!(!ok, "helm template {flags:?} must fail");
+        assert!(
+            err.contains(message),
+            "{flags:?}: expected {message:?} in:\n{err}"
+        );
+    }
+    // Every value that cannot work is named at once.
+    let (ok, _, err) = helm(&[
+        "template",
+        "lko",
+        CHART,
+        "--set",
+        "metrics.secure=true,kafka.enabled=true",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("\n- metrics.secure=true:") && err.contains("\n- kafka.enabled=true:"),
+        "{err}"
+    );
+}
+
 // ---- RBAC rendered from config/rbac ---------------------------------------------------
 
 fn source_rules(file: &str) -> Value {
@@ -752,15 +1145,20 @@ fn stub_crds() -> String {
         .collect()
 }
 
+/// Installs [`stub_crds`] and waits until the API server serves them.
+async fn install_stub_crds(cluster: &test_cluster::Cluster) {
+    let client = cluster.client().await.expect("client");
+    chart_common::apply(cluster.kubeconfig(), &stub_crds());
+    for (group, _, plural) in STUB_KINDS {
+        chart_common::wait_established(&client, &format!("{plural}.{group}")).await;
+    }
+}
+
 #[tokio::test]
 async fn every_combination_is_accepted_by_the_api_server() {
     let cluster = test_cluster::shared().await.expect("cluster");
     let kubeconfig = cluster.kubeconfig().to_owned();
-    let client = cluster.client().await.expect("client");
-    chart_common::apply(&kubeconfig, &stub_crds());
-    for (group, _, plural) in STUB_KINDS {
-        chart_common::wait_established(&client, &format!("{plural}.{group}")).await;
-    }
+    install_stub_crds(cluster).await;
     let release_ns = cluster.namespace("dry-run").await.expect("namespace");
     let team_a = cluster.namespace("team-a").await.expect("namespace");
     let team_b = cluster.namespace("team-b").await.expect("namespace");
@@ -793,4 +1191,91 @@ async fn every_combination_is_accepted_by_the_api_server() {
             "{name}: every object accepted:\n{out}"
         );
     }
+}
+
+/// `helm install --dry-run` prints the notes (`helm template` does not).
+fn install_notes(kubeconfig: &std::path::Path, namespace: &str, values: &[&str]) -> String {
+    let kubeconfig = kubeconfig.to_string_lossy();
+    let mut args = vec![
+        "install",
+        "lko",
+        CHART,
+        "--dry-run=client",
+        "--kubeconfig",
+        &kubeconfig,
+        "--namespace",
+        namespace,
+    ];
+    args.extend_from_slice(values);
+    let (ok, out, err) = helm(&args);
+    assert!(ok, "helm install --dry-run {values:?} failed:\n{err}");
+    out.split_once("NOTES:")
+        .map(|(_, notes)| notes.to_owned())
+        .unwrap_or_else(|| panic!("no NOTES in:\n{out}"))
+}
+
+#[tokio::test]
+async fn the_notes_name_each_go_operator_value_in_use() {
+    let cluster = test_cluster::shared().await.expect("cluster");
+    // helm maps every rendered kind, the cert-manager ones included.
+    install_stub_crds(cluster).await;
+    let ns = cluster.namespace("go-values").await.expect("namespace");
+    let notes = install_notes(cluster.kubeconfig(), &ns, &["--values", GO_VALUES]);
+    assert!(
+        notes.contains("Values of the Go operator's chart in use"),
+        "{notes}"
+    );
+    for line in [
+        "  image.pullSecrets -> imagePullSecrets (combined)",
+        "  extraEnv -> operator.extraEnv (combined)",
+        "  containerSecurityContext -> securityContext",
+        "  podDisruptionBudget.maxUnavailable -> podDisruptionBudget.minAvailable",
+        "  metrics.enabled -> metrics.service.enabled",
+        "  metrics.port -> the metrics Service's port",
+        "  webhook.enabled -> webhooks.enabled",
+        "  webhook.port -> webhooks.port",
+        "  webhook.certManager.enabled -> webhooks.certificates",
+        "  locustPods.runtimeClassName -> locustPods.defaultRuntimeClassName",
+        "  locustPods.ttlSecondsAfterFinished -> locustPods.jobTtlSecondsAfterFinished",
+        "  otelCollector.enabled -> openTelemetry.collector.deploy",
+        "  otelCollector.image -> openTelemetry.collector.image.repository and .tag",
+        "  otelCollector.replicas -> openTelemetry.collector.replicas",
+        "  otelCollector.resources -> openTelemetry.collector.resources",
+        "  otelCollector.podSecurityContext -> podSecurityContext",
+        "  otelCollector.containerSecurityContext -> securityContext",
+        "  k8s.clusterRole.enabled -> watchNamespaces",
+        "  metrics.secure=false: no effect",
+        "  kafka: no effect",
+    ] {
+        assert!(notes.contains(line), "NOTES name {line:?}:\n{notes}");
+    }
+    // What the mapped values did, in the notes' own lines.
+    assert!(
+        notes.contains(&format!("It watches LocustTests in: {ns}.")),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("Webhooks: on (cert-manager certificates"),
+        "{notes}"
+    );
+    let notes = install_notes(
+        cluster.kubeconfig(),
+        &ns,
+        &[
+            "--set",
+            "otelCollector.enabled=false,otelCollector.config=receivers: {}",
+            "--set",
+            "config.loadGenerationJobs.ttlSecondsAfterFinished=600,config.loadGenerationPods.kafka.bootstrapServers=kafka:9092",
+        ],
+    );
+    for line in [
+        "  otelCollector.config: no effect (no collector deployed)",
+        "  config.loadGenerationPods.kafka: no effect",
+        "  config.loadGenerationJobs.ttlSecondsAfterFinished -> locustPods.jobTtlSecondsAfterFinished",
+    ] {
+        assert!(notes.contains(line), "NOTES name {line:?}:\n{notes}");
+    }
+    // Values of this chart only: no such section.
+    let notes = install_notes(cluster.kubeconfig(), &ns, &[]);
+    assert!(!notes.contains("Go operator"), "{notes}");
 }

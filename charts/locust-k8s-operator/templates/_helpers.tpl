@@ -86,15 +86,15 @@ app.kubernetes.io/component: otel-collector
 
 {{/* WEBHOOK_MODE for the operator. */}}
 {{- define "lko.webhookMode" -}}
-{{- if not .Values.webhooks.enabled }}disabled
-{{- else if eq .Values.webhooks.certificates "cert-manager" }}files
+{{- if not (include "lko.webhooksEnabled" .) }}disabled
+{{- else if eq (include "lko.certificates" .) "cert-manager" }}files
 {{- else }}self-signed
 {{- end }}
 {{- end }}
 
 {{/* The OTLP endpoint LocustTests should use (empty when none). */}}
 {{- define "lko.otelEndpoint" -}}
-{{- if .Values.openTelemetry.collector.deploy }}
+{{- if include "lko.otelDeploy" . }}
 {{- printf "%s.%s.svc:4317" (include "lko.otelName" .) .Release.Namespace }}
 {{- else }}
 {{- .Values.openTelemetry.collector.externalEndpoint }}
@@ -114,4 +114,215 @@ app.kubernetes.io/component: otel-collector
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* ---- Values of the Go operator's chart ----------------------------------------------
+The Go locust-k8s-operator v2.x chart's value names are accepted so that
+`helm install -f go-values.yaml` works: a Go value that means the same here is read in
+place of ours when set (the helpers below; lists are combined with ours), one that cannot
+work stops the render with a message naming it (lko.goCheck), and NOTES.txt names every
+Go value read (lko.goNotes). The table is in README.md, "Values of the Go operator's
+chart". */}}
+
+{{/* "set" when the value at the dotted .path of .root.Values is present and not null. */}}
+{{- define "lko.goSet" -}}
+{{- $node := .root.Values }}
+{{- $set := true }}
+{{- range splitList "." .path }}
+{{- if and $set (kindIs "map" $node) (hasKey $node .) }}{{ $node = index $node . }}{{ else }}{{ $set = false }}{{ end }}
+{{- end }}
+{{- if and $set (not (kindIs "invalid" $node)) }}set{{ end }}
+{{- end }}
+
+{{/* Go values read in place of (or with) one of ours: Go value -> what it becomes. */}}
+{{- define "lko.goRenames" -}}
+image.pullSecrets: imagePullSecrets (combined)
+extraEnv: operator.extraEnv (combined)
+containerSecurityContext: securityContext
+podDisruptionBudget.maxUnavailable: "podDisruptionBudget.minAvailable (the PodDisruptionBudget gets maxUnavailable)"
+metrics.enabled: metrics.service.enabled
+metrics.port: "the metrics Service's port (the pod serves /metrics on 8081)"
+webhook.enabled: webhooks.enabled
+webhook.port: webhooks.port
+webhook.certManager.enabled: "webhooks.certificates (true: cert-manager, false: self-signed)"
+locustPods.runtimeClassName: locustPods.defaultRuntimeClassName
+locustPods.ttlSecondsAfterFinished: locustPods.jobTtlSecondsAfterFinished
+config.loadGenerationJobs.ttlSecondsAfterFinished: locustPods.jobTtlSecondsAfterFinished
+otelCollector.enabled: openTelemetry.collector.deploy
+otelCollector.image: openTelemetry.collector.image.repository and .tag
+otelCollector.replicas: openTelemetry.collector.replicas
+otelCollector.resources: openTelemetry.collector.resources
+otelCollector.podSecurityContext: "podSecurityContext (the collector's pod only)"
+otelCollector.containerSecurityContext: "securityContext (the collector's container only)"
+k8s.clusterRole.enabled: "watchNamespaces (true: [], every namespace; false: [the release namespace])"
+{{- end }}
+
+{{/* NOTES lines for the Go values read: renamed ones, then those without effect here. */}}
+{{- define "lko.goNotes" -}}
+{{- range $go, $ours := include "lko.goRenames" . | fromYaml }}
+{{- if include "lko.goSet" (dict "root" $ "path" $go) }}
+  {{ $go }} -> {{ $ours }}
+{{- end }}
+{{- end }}
+{{- if and (include "lko.goSet" (dict "root" . "path" "metrics.secure")) (not .Values.metrics.secure) }}
+  metrics.secure=false: no effect (/metrics is plain HTTP here); remove it
+{{- end }}
+{{- if include "lko.goSet" (dict "root" . "path" "kafka") }}
+  kafka: no effect (Kafka disabled; this operator passes no Kafka settings); remove it
+{{- end }}
+{{- if include "lko.goSet" (dict "root" . "path" "config.loadGenerationPods.kafka") }}
+  config.loadGenerationPods.kafka: no effect (Kafka disabled); remove it
+{{- end }}
+{{- if and (include "lko.goSet" (dict "root" . "path" "otelCollector.config")) (not (include "lko.otelDeploy" .)) }}
+  otelCollector.config: no effect (no collector deployed); remove it
+{{- end }}
+{{- end }}
+
+{{/* Fails, naming each, when Go values that cannot work here are set. */}}
+{{- define "lko.goCheck" -}}
+{{- $errors := list }}
+{{- $set := dict }}
+{{- range list "metrics.secure" "kafka.enabled" "k8s.clusterRole.enabled" "locustPods.metricsExporter" "otelCollector.config" "config.loadGenerationPods.resource" "config.loadGenerationPods.affinity" "config.loadGenerationPods.taintTolerations" "config.loadGenerationPods.metricsExporter" }}
+{{- $_ := set $set . (include "lko.goSet" (dict "root" $ "path" .)) }}
+{{- end }}
+{{- if hasSuffix "lotest/locust-k8s-operator" .Values.image.repository }}
+{{- $errors = append $errors (printf "image.repository=%s: that is the Go operator's image, which does not understand this chart's settings; remove image.repository and image.tag (the default is this operator's image at the chart's appVersion)" .Values.image.repository) }}
+{{- end }}
+{{- if and (get $set "metrics.secure") .Values.metrics.secure }}
+{{- $errors = append $errors "metrics.secure=true: this operator serves /metrics over plain HTTP only (port 8081, with its probes); remove metrics.secure and restrict the port with a NetworkPolicy if needed" }}
+{{- end }}
+{{- if and (get $set "kafka.enabled") .Values.kafka.enabled }}
+{{- $errors = append $errors "kafka.enabled=true: this operator passes no Kafka settings to Locust pods; remove kafka and set the KAFKA_* variables in each LocustTest's spec.env (variables, or secretRefs for the credentials)" }}
+{{- end }}
+{{- if and (get $set "k8s.clusterRole.enabled") .Values.watchNamespaces }}
+{{- $errors = append $errors "k8s.clusterRole.enabled and watchNamespaces are both set: remove k8s.clusterRole (its false means watchNamespaces: [<release namespace>], its true watchNamespaces: [])" }}
+{{- end }}
+{{- if get $set "locustPods.metricsExporter" }}
+{{- $errors = append $errors "locustPods.metricsExporter: this operator adds no locust_exporter sidecar (nothing listens on its port); every test's Locust statistics are on the operator's /metrics (metrics.service.enabled, metrics.serviceMonitor.enabled) and sent with OpenTelemetry; remove locustPods.metricsExporter" }}
+{{- end }}
+{{- if and (get $set "otelCollector.config") (include "lko.otelDeploy" .) }}
+{{- $errors = append $errors "otelCollector.config: this chart writes the collector's configuration (OTLP in; exporters from openTelemetry.collector.exporters.otlp, .prometheus, .debug); remove otelCollector.config and set those, or run your own collector (openTelemetry.collector.deploy=false, openTelemetry.collector.externalEndpoint)" }}
+{{- end }}
+{{- if get $set "config.loadGenerationPods.resource" }}
+{{- $errors = append $errors "config.loadGenerationPods.resource: the 1.x chart's layout (in the Go chart the locustPods.resources defaults took its place); set locustPods.resources.requests/limits (cpu, memory, ephemeralStorage) instead" }}
+{{- end }}
+{{- if get $set "config.loadGenerationPods.affinity" }}
+{{- $errors = append $errors "config.loadGenerationPods.affinity: the 1.x chart's layout (in the Go chart locustPods.affinityInjection took its place); set locustPods.affinityInjection instead" }}
+{{- end }}
+{{- if get $set "config.loadGenerationPods.taintTolerations" }}
+{{- $errors = append $errors "config.loadGenerationPods.taintTolerations: the 1.x chart's layout (in the Go chart locustPods.tolerationsInjection took its place); set locustPods.tolerationsInjection instead" }}
+{{- end }}
+{{- if get $set "config.loadGenerationPods.metricsExporter" }}
+{{- $errors = append $errors "config.loadGenerationPods.metricsExporter: this operator adds no locust_exporter sidecar; every test's Locust statistics are on the operator's /metrics; remove it" }}
+{{- end }}
+{{- with $errors }}
+{{- fail (printf "values of the Go operator's chart that cannot work here (chart README, \"Values of the Go operator's chart\"):\n- %s" (join "\n- " .)) }}
+{{- end }}
+{{- end }}
+
+{{/* Our values, or the Go chart's in their place when set. Booleans print "true" or "". */}}
+{{- define "lko.webhooksEnabled" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "webhook.enabled") }}{{ if .Values.webhook.enabled }}true{{ end }}
+{{- else if .Values.webhooks.enabled }}true{{ end }}
+{{- end }}
+
+{{- define "lko.certificates" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "webhook.certManager.enabled") }}
+{{- if .Values.webhook.certManager.enabled }}cert-manager{{ else }}self-signed{{ end }}
+{{- else }}{{ .Values.webhooks.certificates }}{{ end }}
+{{- end }}
+
+{{- define "lko.webhookPort" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "webhook.port") }}{{ int64 .Values.webhook.port }}
+{{- else }}{{ int64 .Values.webhooks.port }}{{ end }}
+{{- end }}
+
+{{/* watchNamespaces as JSON. */}}
+{{- define "lko.watchNamespaces" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "k8s.clusterRole.enabled") }}
+{{- if .Values.k8s.clusterRole.enabled }}{{ list | toJson }}{{ else }}{{ list .Release.Namespace | toJson }}{{ end }}
+{{- else }}{{ .Values.watchNamespaces | default list | toJson }}{{ end }}
+{{- end }}
+
+{{/* imagePullSecrets as JSON, with the Go chart's image.pullSecrets. */}}
+{{- define "lko.imagePullSecrets" -}}
+{{- $go := list }}
+{{- if include "lko.goSet" (dict "root" . "path" "image.pullSecrets") }}{{ $go = .Values.image.pullSecrets }}{{ end }}
+{{- concat $go (.Values.imagePullSecrets | default list) | uniq | toJson }}
+{{- end }}
+
+{{/* The operator's extra environment variables (YAML), the Go chart's extraEnv first. */}}
+{{- define "lko.extraEnv" -}}
+{{- $go := list }}
+{{- if include "lko.goSet" (dict "root" . "path" "extraEnv") }}{{ $go = .Values.extraEnv }}{{ end }}
+{{- with concat $go (.Values.operator.extraEnv | default list) }}{{ toYaml . }}{{ end }}
+{{- end }}
+
+{{/* The operator container's security context (YAML). */}}
+{{- define "lko.securityContext" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "containerSecurityContext") }}{{ toYaml .Values.containerSecurityContext }}
+{{- else }}{{ toYaml .Values.securityContext }}{{ end }}
+{{- end }}
+
+{{- define "lko.metricsService" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "metrics.enabled") }}{{ if .Values.metrics.enabled }}true{{ end }}
+{{- else if .Values.metrics.service.enabled }}true{{ end }}
+{{- end }}
+
+{{- define "lko.metricsPort" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "metrics.port") }}{{ int64 .Values.metrics.port }}{{ else }}8081{{ end }}
+{{- end }}
+
+{{/* The PodDisruptionBudget's budget: the Go chart's maxUnavailable, or minAvailable. */}}
+{{- define "lko.pdbBudget" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "podDisruptionBudget.maxUnavailable") }}maxUnavailable: {{ int64 .Values.podDisruptionBudget.maxUnavailable }}
+{{- else }}minAvailable: {{ .Values.podDisruptionBudget.minAvailable }}{{ end }}
+{{- end }}
+
+{{/* DEFAULT_RUNTIME_CLASS_NAME; the Go chart's "" meant unset. */}}
+{{- define "lko.defaultRuntimeClassName" -}}
+{{- if and (include "lko.goSet" (dict "root" . "path" "locustPods.runtimeClassName")) .Values.locustPods.runtimeClassName }}{{ .Values.locustPods.runtimeClassName }}
+{{- else }}{{ .Values.locustPods.defaultRuntimeClassName }}{{ end }}
+{{- end }}
+
+{{/* JOB_TTL_SECONDS_AFTER_FINISHED, empty when unset; the Go chart's "" meant unset. */}}
+{{- define "lko.jobTtl" -}}
+{{- $ttl := .Values.locustPods.jobTtlSecondsAfterFinished }}
+{{- if and (include "lko.goSet" (dict "root" . "path" "config.loadGenerationJobs.ttlSecondsAfterFinished")) (ne (toString .Values.config.loadGenerationJobs.ttlSecondsAfterFinished) "") }}
+{{- $ttl = .Values.config.loadGenerationJobs.ttlSecondsAfterFinished }}
+{{- end }}
+{{- if and (include "lko.goSet" (dict "root" . "path" "locustPods.ttlSecondsAfterFinished")) (ne (toString .Values.locustPods.ttlSecondsAfterFinished) "") }}
+{{- $ttl = .Values.locustPods.ttlSecondsAfterFinished }}
+{{- end }}
+{{- if not (kindIs "invalid" $ttl) }}{{ int64 $ttl }}{{ end }}
+{{- end }}
+
+{{- define "lko.otelDeploy" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "otelCollector.enabled") }}{{ if .Values.otelCollector.enabled }}true{{ end }}
+{{- else if .Values.openTelemetry.collector.deploy }}true{{ end }}
+{{- end }}
+
+{{- define "lko.otelImage" -}}
+{{- if and (include "lko.goSet" (dict "root" . "path" "otelCollector.image")) .Values.otelCollector.image }}{{ .Values.otelCollector.image }}
+{{- else }}{{ printf "%s:%s" .Values.openTelemetry.collector.image.repository .Values.openTelemetry.collector.image.tag }}{{ end }}
+{{- end }}
+
+{{- define "lko.otelReplicas" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "otelCollector.replicas") }}{{ int64 .Values.otelCollector.replicas }}
+{{- else }}{{ int64 .Values.openTelemetry.collector.replicas }}{{ end }}
+{{- end }}
+
+{{- define "lko.otelResources" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "otelCollector.resources") }}{{ toYaml .Values.otelCollector.resources }}
+{{- else }}{{ toYaml .Values.openTelemetry.collector.resources }}{{ end }}
+{{- end }}
+
+{{- define "lko.otelPodSecurityContext" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "otelCollector.podSecurityContext") }}{{ toYaml .Values.otelCollector.podSecurityContext }}
+{{- else }}{{ toYaml .Values.podSecurityContext }}{{ end }}
+{{- end }}
+
+{{- define "lko.otelSecurityContext" -}}
+{{- if include "lko.goSet" (dict "root" . "path" "otelCollector.containerSecurityContext") }}{{ toYaml .Values.otelCollector.containerSecurityContext }}
+{{- else }}{{ toYaml .Values.securityContext }}{{ end }}
 {{- end }}
