@@ -468,6 +468,35 @@ fn cert_manager_mode_mounts_its_certificate_and_injects_the_ca() {
 }
 
 #[test]
+fn large_numbers_from_a_values_file_reach_the_operator_as_integers() {
+    // `-f` files give Helm float64 numbers, which `quote` alone prints as 3.1536e+07: the
+    // operator would refuse to start on such a variable.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("values.yaml");
+    std::fs::write(
+        &file,
+        "webhooks:\n  certValiditySeconds: 31536000\noperator:\n  podHealthGraceSeconds: 86400\n  \
+         kubeApiQps: 10000\n  kubeApiBurst: 20000\n  reconcileConcurrency: 64\n  \
+         locustPollSeconds: 300\nleaderElection:\n  leaseSeconds: 600\n",
+    )
+    .expect("values file");
+    let file = file.display().to_string();
+    let objects = objects(&render("lko", "lko-system", &["--values", &file]));
+    let vars = env_of(&objects);
+    for (name, want) in [
+        ("WEBHOOK_CERT_VALIDITY_SECONDS", "31536000"),
+        ("POD_HEALTH_GRACE_SECONDS", "86400"),
+        ("KUBE_API_QPS", "10000"),
+        ("KUBE_API_BURST", "20000"),
+        ("RECONCILE_CONCURRENCY", "64"),
+        ("LOCUST_POLL_SECONDS", "300"),
+        ("LEADER_ELECTION_LEASE_SECONDS", "600"),
+    ] {
+        assert_eq!(env(&vars, name), Some(want), "{name}");
+    }
+}
+
+#[test]
 fn other_documented_values_reach_the_manifests() {
     let o = rendered("single-replica");
     assert!(
