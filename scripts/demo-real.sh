@@ -47,8 +47,16 @@ ip=$("$bin/kubectl" get svc -n "$ns" checkout-master -o jsonpath='{.spec.cluster
 step "The Locust web UI while the test runs"
 echo "  http://$ip:8089/   (from this machine)"
 echo "  or: kubectl port-forward -n $ns svc/checkout-master 8089 --address 127.0.0.1  ->  http://127.0.0.1:8089/"
-curl -s "http://$ip:8089/stats/requests" | python3 -c \
-  'import json,sys; s=json.load(sys.stdin); print("  live:", s["state"], s["user_count"], "users,", round(s["total_rps"],1), "req/s,", s["worker_count"], "workers")'
+# The Service's endpoints reach kube-proxy a moment after the pod is Ready, and the
+# locustfile holds the load until the target answers: wait for users.
+for _ in $(seq 60); do
+  stats=$(curl -sf -m 2 "http://$ip:8089/stats/requests") &&
+    python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["user_count"] == 0)' <<<"$stats" &&
+    break
+  sleep 1
+done
+echo "\$ curl http://$ip:8089/stats/requests"
+python3 -c 'import json,sys; s=json.load(sys.stdin); print("  live:", s["state"], s["user_count"], "users,", round(s["total_rps"],1), "req/s,", s["worker_count"], "workers")' <<<"$stats"
 
 step "Watching the phase (Pending -> Running -> Succeeded)"
 k get lotest -n "$ns"
