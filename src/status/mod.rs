@@ -428,9 +428,15 @@ pub fn derive(
     let from_pods = ready_pods
         .saturating_mul(observed.processes_per_pod.max(1))
         .min(expected);
-    let connected = observed
-        .master
-        .map_or(from_pods, |m| m.connected_workers.max(0));
+    // A finished test has no connected workers, whatever its winding-down pods still say:
+    // `connectedWorkers` agrees with `WorkersConnected=False/TestFinished`.
+    let connected = if phase.is_terminal() {
+        0
+    } else {
+        observed
+            .master
+            .map_or(from_pods, |m| m.connected_workers.max(0))
+    };
 
     let mut conds = previous.conditions.clone();
     let mut set = |c| {

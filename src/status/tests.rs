@@ -124,6 +124,28 @@ fn success_path_sets_timestamps_once() {
 }
 
 #[test]
+fn a_finished_test_reports_no_connected_workers_even_while_their_pods_wind_down() {
+    // The master is done; the worker pods are still Ready for a moment (they exit when
+    // the master's quit reaches them). connectedWorkers must agree with WorkersConnected.
+    let mut done = finished_master("Complete", "CompletionsReached", 50);
+    done.master_pods = vec![pod("m").terminated(0, "Completed").build()];
+    done.worker_pods = vec![pod("w0").ready(10).build(), pod("w1").ready(10).build()];
+    let s = run(&[(20, all_running()), (60, done)]);
+    assert_eq!(
+        s[0].connected_workers,
+        Some(2),
+        "counted from Ready pods while it runs"
+    );
+    assert_eq!(s[1].phase, Some(Phase::Succeeded));
+    assert_eq!(s[1].connected_workers, Some(0));
+    let wc = cond(&s[1], WORKERS_CONNECTED);
+    assert_eq!(
+        (wc.status.as_str(), wc.reason.as_str()),
+        (FALSE, "TestFinished")
+    );
+}
+
+#[test]
 fn a_test_finished_before_it_was_seen_running_gets_a_start_time() {
     let mut obs = finished_master("Complete", "CompletionsReached", 50);
     obs.master_pods = vec![pod("m").terminated(0, "Completed").build()];

@@ -101,6 +101,18 @@ async fn checkout_runs_to_succeeded() {
         "{}",
         common::describe(&done)
     );
+    assert_eq!(
+        status.connected_workers,
+        Some(0),
+        "a finished test has no connected workers: {}",
+        common::describe(&done)
+    );
+    assert!(
+        common::condition(&done, "WorkersConnected")
+            .is_some_and(|c| c.status == "False" && c.reason == "TestFinished"),
+        "{}",
+        common::describe(&done)
+    );
     let result = status
         .result
         .clone()
