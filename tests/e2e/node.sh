@@ -247,8 +247,8 @@ up() {
   rm -rf "$run" "$logs" "$E2E_DIR/kubelet" "$E2E_DIR/containerd" "$E2E_DIR/cni" "$E2E_DIR/pod-logs"
   mkdir -p "$run" "$logs"
   save_host
-  # From here on, a failure takes everything down again.
-  trap 'log "start-up failed: taking the node down"; down || true' ERR
+  # From here on, a failure (a failed command, or `die`) takes everything down again.
+  trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ]; then log "start-up failed: taking the node down"; down || true; fi; exit $rc' EXIT
 
   sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 \
     net.bridge.bridge-nf-call-ip6tables=1
@@ -286,7 +286,7 @@ up() {
   wait_for "node $NODE_NAME to be Ready" 120 node_ready
   wait_for "CoreDNS to be ready" 60 curl -fsS http://127.0.0.1:18181/ready
   wait_for "kube-proxy to be healthy" 60 curl -fsS http://127.0.0.1:10256/healthz
-  trap - ERR
+  trap - EXIT
   log "node ready in $((SECONDS - started)) s; KUBECONFIG=$cluster/kubeconfig"
 }
 
