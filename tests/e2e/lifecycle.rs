@@ -74,6 +74,122 @@ async fn deleting_a_namespace_with_running_and_unschedulable_tests_finishes() {
     eprintln!("namespace {ns} gone in {:?}", started.elapsed());
 }
 
+/// An Indexed Job of two pods that run until killed, with or without per-index back-off.
+fn bare_job(per_index: bool) -> serde_json::Value {
+    let mut job = serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "workers"},
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": 2,
+            "parallelism": 2,
+            "template": {"spec": {
+                "restartPolicy": "Never",
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{
+                    "name": "w",
+                    "image": "locustio/locust:2.43.1",
+                    "command": ["python3", "-c", "import time; time.sleep(3600)"]
+                }]
+            }}
+        }
+    });
+    if per_index {
+        job["spec"]["backoffLimitPerIndex"] = serde_json::json!(2);
+    }
+    job
+}
+
+/// Why the worker Job has no `backoffLimitPerIndex` any more, on the real node: a
+/// namespace holding such a Job with running pods stays Terminating (its killed pods held
+/// by the Job controller's finalizer) until the Job is deleted; the same Job without it
+/// goes at once.
+#[tokio::test]
+#[ignore = "needs the real node: make e2e"]
+async fn per_index_backoff_is_what_held_namespaces() {
+    let client = harness::client().await;
+    let held = harness::namespace(&client, "per-index").await;
+    let free = harness::namespace(&client, "shared-limit").await;
+    for (ns, per_index) in [(&held, true), (&free, false)] {
+        harness::apply_json(ns, &bare_job(per_index)).expect("the Job applies");
+        common::eventually("both pods Running", harness::RUN_TIMEOUT, || async {
+            let phases = kubectl(&[
+                "get",
+                "pods",
+                "-n",
+                ns,
+                "-l",
+                "job-name=workers",
+                "-o",
+                "jsonpath={.items[*].status.phase}",
+            ]);
+            if phases == "Running Running" {
+                Ok(())
+            } else {
+                Err(phases)
+            }
+        })
+        .await;
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for ns in [&held, &free] {
+        namespaces
+            .delete(ns, &DeleteParams::default())
+            .await
+            .expect("delete namespace");
+    }
+    let gone = |ns: String| {
+        let namespaces = namespaces.clone();
+        async move {
+            match namespaces.get_opt(&ns).await {
+                Ok(None) => Ok(()),
+                Ok(Some(_)) => Err(format!("{ns} still there")),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    common::eventually(
+        "the namespace without per-index back-off gone",
+        NAMESPACE_GONE,
+        || gone(free.clone()),
+    )
+    .await;
+    common::never(
+        "the per-index namespace going",
+        Duration::from_secs(30),
+        || async {
+            match gone(held.clone()).await {
+                Ok(()) => Err(format!(
+                    "{held} is gone: the Job controller no longer holds its pods"
+                )),
+                Err(_) => Ok(()),
+            }
+        },
+    )
+    .await;
+    let finalizers = kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        &held,
+        "-o",
+        "jsonpath={.items[*].metadata.finalizers[*]}",
+    ]);
+    assert!(
+        finalizers.contains("batch.kubernetes.io/job-tracking"),
+        "the deleted pods are held by the Job controller: {finalizers:?}"
+    );
+    // The way out for a namespace already stuck: delete the Job.
+    kubectl(&["delete", "job", "workers", "-n", &held, "--wait=false"]);
+    common::eventually(
+        "the per-index namespace gone once its Job is deleted",
+        NAMESPACE_GONE,
+        || gone(held.clone()),
+    )
+    .await;
+}
+
 #[tokio::test]
 #[ignore = "needs the real node: make e2e (runs last: it uninstalls the operator)"]
 async fn helm_uninstall_keeps_the_crd_and_the_tests() {
