@@ -3,9 +3,6 @@
 //! A v1 test is converted by the in-cluster conversion webhook, stored as v2 and runs; an
 //! invalid test is refused by `kubectl apply` with the field named.
 
-use locust_k8s_operator::api::status::Phase;
-
-use crate::common;
 use crate::harness::{self, kubectl};
 
 #[tokio::test]
@@ -51,15 +48,7 @@ spec:
     ]);
     assert_eq!(as_v1, "1");
 
-    let done = harness::wait_phase(&client, &ns, "legacy", Phase::Succeeded).await;
-    assert!(
-        done.status
-            .as_ref()
-            .and_then(|s| s.result.as_ref())
-            .is_some_and(|r| r.total_requests > 0),
-        "{}",
-        common::describe(&done)
-    );
+    harness::wait_succeeded_with_requests(&client, &ns, "legacy").await;
 }
 
 #[tokio::test]

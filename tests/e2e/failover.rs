@@ -67,13 +67,7 @@ async fn deleting_the_leader_mid_run_changes_nothing_for_the_test() {
     .await;
     eprintln!("leader {leader} deleted; {successor} took over");
 
-    let done = harness::wait_phase(&client, &ns, "steady", Phase::Succeeded).await;
-    let status = done.status.clone().expect("status");
-    assert!(
-        status.result.as_ref().is_some_and(|r| r.total_requests > 0),
-        "the true result: {}",
-        common::describe(&done)
-    );
+    harness::wait_succeeded_with_requests(&client, &ns, "steady").await;
     assert_eq!(
         common::owned_counts(&client, &ns, &uid).await,
         (2, 1),

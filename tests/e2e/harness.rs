@@ -127,6 +127,20 @@ pub async fn wait_phase(client: &Client, ns: &str, name: &str, phase: Phase) -> 
     common::wait_phase(client, ns, name, phase, RUN_TIMEOUT).await
 }
 
+/// Waits until `name` Succeeded with requests in its `status.result`, and returns it.
+pub async fn wait_succeeded_with_requests(client: &Client, ns: &str, name: &str) -> LocustTest {
+    let done = wait_phase(client, ns, name, Phase::Succeeded).await;
+    assert!(
+        done.status
+            .as_ref()
+            .and_then(|s| s.result.as_ref())
+            .is_some_and(|r| r.total_requests > 0),
+        "Locust's result with requests: {}",
+        common::describe(&done)
+    );
+    done
+}
+
 /// Waits until condition `type_` has `reason` and returns the test.
 pub async fn wait_reason(
     client: &Client,
