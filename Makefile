@@ -30,9 +30,10 @@ crd: build ## Regenerate the committed CRD (crd/locusttests.locust.io.yaml)
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## rustfmt check and clippy with warnings denied
+lint: ## rustfmt check, clippy and rustdoc with warnings denied (lints: [workspace.lints] in Cargo.toml)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
 cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector from Go modules (cached by version)
 	tests/cluster/build.sh

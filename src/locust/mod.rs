@@ -15,8 +15,8 @@ mod url;
 pub use client::{DEFAULT_REPORT_TIMEOUT, DEFAULT_TIMEOUT, LocustClient, MAX_REPORT_BYTES};
 pub use report::{FinalReport, gzip};
 pub use stats::{
-    EndpointStats, LiveStats, MasterStats, RunnerState, STATS_CACHE_TIME, Settler, Totals,
-    WorkerInfo, live, parse_stats, result,
+    EndpointStats, LiveStats, MasterStats, RunnerState, SETTLE_TIME, STATS_CACHE_TIME, Settler,
+    Totals, WORKER_REPORT_INTERVAL, WorkerInfo, live, parse_stats, result,
 };
 pub use url::{DEFAULT_MASTER_URL_TEMPLATE, MASTER_URL_TEMPLATE_ENV, MasterUrl, master_url};
 

@@ -26,31 +26,28 @@
 //!   message above and one cause per problem (`field`, `message`).
 //! - An object that is not even a Kubernetes object (`metadata.labels` a list) is denied
 //!   naming the field; only a body that is not an `AdmissionReview` gets HTTP 400, and a
-//!   body over [`super::MAX_BODY_BYTES`] gets 413.
+//!   body over [`super::MAX_BODY_BYTES`] gets 413 (both from the wrapper the two webhooks
+//!   share, which also records the metrics).
 //!
 //! Object contents are never logged (env values may hold secrets): logs carry the uid,
 //! operation, namespace, name and the names of the fields in error.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::response::{StatusCause, StatusDetails};
 use kube::core::{DynamicObject, Status};
 use serde_json::{Value, json};
 
-use super::reply::{json_ok, truncate};
+use super::reply::truncate;
+use super::webhook::{Outcome, Reviewer, Verdict};
 use crate::api::{KIND, v1, v2};
 use crate::controller::APPLIED_SPEC_ANNOTATION;
 use crate::conversion::{V2_SPEC_ANNOTATION, v1_to_v2};
 use crate::manifest::{DecodeError, V1_API_VERSION, V2_API_VERSION, decode};
-use crate::metrics::{Metrics, Webhook, WebhookResult};
+use crate::metrics::Webhook;
 use crate::validation::validate;
 
 /// The kind of an admission review.
@@ -85,6 +82,28 @@ pub enum BadReview {
     /// The request's uid is empty.
     #[error("the AdmissionReview request has an empty uid")]
     EmptyUid,
+}
+
+impl BadReview {
+    /// A stable label for logs: what is wrong, without the body's contents.
+    pub fn label(&self) -> &'static str {
+        match self {
+            BadReview::Decode(_) => "decode",
+            BadReview::WrongKind(_) => "wrong_kind",
+            BadReview::WrongApiVersion(_) => "wrong_api_version",
+            BadReview::MissingRequest => "missing_request",
+            BadReview::EmptyUid => "empty_uid",
+        }
+    }
+}
+
+impl From<BadReview> for Outcome {
+    fn from(bad: BadReview) -> Self {
+        Outcome::BadReview {
+            reason: bad.label(),
+            message: bad.to_string(),
+        }
+    }
 }
 
 /// A request body read as far as it can be answered.
@@ -272,79 +291,25 @@ fn decide(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     allow
 }
 
-/// The axum handler: body → [`parse`] → [`review`] → JSON, recorded in the metrics.
-///
-/// The review runs on tokio's blocking pool (an object near the 3 MiB limit takes a while
-/// to decode, and the async workers are shared with the controller).
-pub async fn handle(
-    State(metrics): State<Arc<Metrics>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let started = Instant::now();
-    let (result, response) = answer(body).await;
-    metrics.observe_webhook(Webhook::Validate, result, started.elapsed());
-    response
-}
+/// The admission webhook, served by the shared wrapper (`super::webhook`).
+pub(super) struct Admission;
 
-async fn answer(body: Result<Bytes, BytesRejection>) -> (WebhookResult, Response) {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let status = rejection.status();
-            tracing::warn!(%status, "admission request body rejected");
-            return if status == StatusCode::PAYLOAD_TOO_LARGE {
-                let message = format!(
-                    "the request body is larger than {} bytes",
-                    super::MAX_BODY_BYTES
-                );
-                (WebhookResult::TooLarge, (status, message).into_response())
-            } else {
-                let message = truncate(rejection.body_text());
-                (
-                    WebhookResult::BadRequest,
-                    (StatusCode::BAD_REQUEST, message).into_response(),
-                )
-            };
-        }
-    };
-    let outcome = tokio::task::spawn_blocking(move || match parse(&body) {
-        Ok(Parsed::Request(request)) => Ok(review(*request)),
-        Ok(Parsed::Undecodable(response)) => Ok(*response),
-        Err(bad) => Err(bad),
-    })
-    .await;
-    match outcome {
-        Ok(Ok(response)) => {
-            let result = if response.allowed {
-                WebhookResult::Allowed
-            } else {
-                WebhookResult::Denied
-            };
-            (result, json_response(response))
-        }
-        Ok(Err(bad)) => {
-            tracing::warn!(
-                reason = bad_review_label(&bad),
-                "malformed admission request"
-            );
-            (
-                WebhookResult::BadRequest,
-                (StatusCode::BAD_REQUEST, bad.to_string()).into_response(),
-            )
-        }
-        Err(error) => {
-            // Only reachable if parsing or reviewing panicked (a bug). The uid is lost with
-            // the task, so the API server gets a 400 it reports, rather than a 500.
-            tracing::error!(%error, "admission task failed");
-            (
-                WebhookResult::Error,
-                (
-                    StatusCode::BAD_REQUEST,
-                    "internal error while reviewing; see the operator's logs",
-                )
-                    .into_response(),
-            )
-        }
+impl Reviewer for Admission {
+    const WEBHOOK: Webhook = Webhook::Validate;
+    const NOUN: &'static str = "admission";
+    const INTERNAL_ERROR: &'static str = "internal error while reviewing; see the operator's logs";
+
+    /// Body → [`parse`] → [`review`] → JSON.
+    fn answer(body: Bytes) -> Outcome {
+        let response = match parse(&body) {
+            Ok(Parsed::Request(request)) => {
+                drop(body);
+                review(*request)
+            }
+            Ok(Parsed::Undecodable(response)) => *response,
+            Err(bad) => return bad.into(),
+        };
+        encode(response)
     }
 }
 
@@ -603,32 +568,32 @@ fn v1_field(v2: &str) -> String {
     }
 }
 
-fn bad_review_label(bad: &BadReview) -> &'static str {
-    match bad {
-        BadReview::Decode(_) => "decode",
-        BadReview::WrongKind(_) => "wrong_kind",
-        BadReview::WrongApiVersion(_) => "wrong_api_version",
-        BadReview::MissingRequest => "missing_request",
-        BadReview::EmptyUid => "empty_uid",
-    }
-}
-
-/// Serializes the response as a review; should that ever fail, the API server still gets a
-/// well-formed denial with the request's uid rather than a 500.
-fn json_response(response: AdmissionResponse) -> Response {
+/// Serializes the response as a review with what it says; should that ever fail, the API
+/// server still gets a well-formed denial with the request's uid rather than a 500.
+fn encode(response: AdmissionResponse) -> Outcome {
     let uid = response.uid.clone();
-    let body = serde_json::to_vec(&response.into_review()).unwrap_or_else(|error| {
-        tracing::error!(%uid, %error, "cannot encode an admission response");
-        let fallback = json!({
-            "apiVersion": META_API_VERSION_V1,
-            "kind": META_KIND,
-            "response": {
-                "uid": uid,
-                "allowed": false,
-                "status": {"status": "Failure", "message": "cannot encode the admission response", "reason": "InternalError", "code": 500},
-            },
-        });
-        fallback.to_string().into_bytes()
-    });
-    json_ok(body)
+    let verdict = if response.allowed {
+        Verdict::Allowed
+    } else {
+        Verdict::Denied
+    };
+    match serde_json::to_vec(&response.into_review()) {
+        Ok(json) => Outcome::Reviewed { verdict, json },
+        Err(error) => {
+            tracing::error!(%uid, %error, "cannot encode an admission response");
+            let fallback = json!({
+                "apiVersion": META_API_VERSION_V1,
+                "kind": META_KIND,
+                "response": {
+                    "uid": uid,
+                    "allowed": false,
+                    "status": {"status": "Failure", "message": "cannot encode the admission response", "reason": "InternalError", "code": 500},
+                },
+            });
+            Outcome::Reviewed {
+                verdict: Verdict::Denied,
+                json: fallback.to_string().into_bytes(),
+            }
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! is a review with the request's uid and either `Success` with the converted objects in
 //! order, or a failure whose message names the object and the reason. Only a body that is
 //! not a `ConversionReview` at all gets HTTP 400; a body over [`super::MAX_BODY_BYTES`] gets
-//! 413 (from the router's body limit).
+//! 413 (both from the wrapper the two webhooks share, which also records the metrics).
 //!
 //! Object contents are never logged: env values may hold secrets. Logs carry the uid, the
 //! object's index, namespace and name, and a short reason label.
@@ -12,15 +12,14 @@
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use kube::core::Status;
 use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
 use serde_json::Value;
 
-use super::reply::{json_ok, truncate};
+use super::reply::truncate;
+use super::webhook::{Outcome, Reviewer, Verdict};
 use crate::conversion::{ConversionError, convert_object};
+use crate::metrics::Webhook;
 
 /// The kind of a conversion review.
 const META_KIND: &str = "ConversionReview";
@@ -45,6 +44,28 @@ pub enum BadReview {
     /// The request's uid is empty.
     #[error("the ConversionReview request has an empty uid")]
     EmptyUid,
+}
+
+impl BadReview {
+    /// A stable label for logs: what is wrong, without the body's contents.
+    pub fn label(&self) -> &'static str {
+        match self {
+            BadReview::Decode(_) => "decode",
+            BadReview::WrongKind(_) => "wrong_kind",
+            BadReview::WrongApiVersion(_) => "wrong_api_version",
+            BadReview::MissingRequest => "missing_request",
+            BadReview::EmptyUid => "empty_uid",
+        }
+    }
+}
+
+impl From<BadReview> for Outcome {
+    fn from(bad: BadReview) -> Self {
+        Outcome::BadReview {
+            reason: bad.label(),
+            message: bad.to_string(),
+        }
+    }
 }
 
 /// Decodes a request body as a ConversionReview request.
@@ -93,62 +114,23 @@ pub fn review(mut request: ConversionRequest) -> ConversionReview {
     response.into_review()
 }
 
-/// The axum handler: body → [`parse`] → [`review`] → JSON.
-///
-/// The conversion itself runs on tokio's blocking pool: a review near the 3 MiB limit holds
-/// thousands of objects, and the async workers are shared with the controller.
-pub async fn handle(body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let status = rejection.status();
-            tracing::warn!(%status, "conversion request body rejected");
-            return if status == StatusCode::PAYLOAD_TOO_LARGE {
-                let message = format!(
-                    "the request body is larger than {} bytes",
-                    super::MAX_BODY_BYTES
-                );
-                (status, message).into_response()
-            } else {
-                (StatusCode::BAD_REQUEST, truncate(rejection.body_text())).into_response()
-            };
-        }
-    };
-    let request = match parse(&body) {
-        Ok(request) => request,
-        Err(bad) => {
-            tracing::warn!(
-                reason = bad_review_label(&bad),
-                "malformed conversion request"
-            );
-            return (StatusCode::BAD_REQUEST, bad.to_string()).into_response();
-        }
-    };
-    drop(body);
-    let uid = request.uid.clone();
-    let answer = match tokio::task::spawn_blocking(move || review(request)).await {
-        Ok(answer) => answer,
-        Err(error) => {
-            // Only reachable if the conversion panicked (a bug); still answer the review.
-            tracing::error!(%uid, %error, "conversion task failed");
-            failed(
-                uid,
-                "internal error while converting; see the operator's logs",
-            )
-        }
-    };
-    json_response(&answer)
-}
+/// The conversion webhook, served by the shared wrapper (`super::webhook`).
+pub(super) struct Conversion;
 
-/// A failed review for `uid` with `message`.
-fn failed(uid: String, message: &str) -> ConversionReview {
-    ConversionResponse {
-        types: None,
-        uid,
-        result: Status::failure(message, "InternalError"),
-        converted_objects: Vec::new(),
+impl Reviewer for Conversion {
+    const WEBHOOK: Webhook = Webhook::Convert;
+    const NOUN: &'static str = "conversion";
+    const INTERNAL_ERROR: &'static str = "internal error while converting; see the operator's logs";
+
+    /// Body → [`parse`] → [`review`] → JSON.
+    fn answer(body: Bytes) -> Outcome {
+        let request = match parse(&body) {
+            Ok(request) => request,
+            Err(bad) => return bad.into(),
+        };
+        drop(body);
+        encode(&review(request))
     }
-    .into_review()
 }
 
 fn convert_all(objects: Vec<Value>, desired: &str, uid: &str) -> Result<Vec<Value>, String> {
@@ -234,23 +216,30 @@ fn error_label(error: &ConversionError) -> &'static str {
     }
 }
 
-fn bad_review_label(bad: &BadReview) -> &'static str {
-    match bad {
-        BadReview::Decode(_) => "decode",
-        BadReview::WrongKind(_) => "wrong_kind",
-        BadReview::WrongApiVersion(_) => "wrong_api_version",
-        BadReview::MissingRequest => "missing_request",
-        BadReview::EmptyUid => "empty_uid",
-    }
-}
-
-/// Serializes the review; a review made of JSON values always serializes, but should it
-/// not, the API server still gets a failed review rather than a 500.
-fn json_response(review: &ConversionReview) -> Response {
+/// Serializes the review with what it says; a review made of JSON values always
+/// serializes, but should it not, the API server still gets a failed review rather than
+/// a 500.
+fn encode(review: &ConversionReview) -> Outcome {
     const FALLBACK: &str = r#"{"apiVersion":"apiextensions.k8s.io/v1","kind":"ConversionReview","response":{"uid":"","result":{"status":"Failure","message":"cannot encode the conversion response"},"convertedObjects":[]}}"#;
-    let body = serde_json::to_vec(review).unwrap_or_else(|error| {
-        tracing::error!(%error, "cannot encode a conversion response");
-        FALLBACK.as_bytes().to_vec()
-    });
-    json_ok(body)
+    let success = review
+        .response
+        .as_ref()
+        .is_some_and(|response| response.result.is_success());
+    match serde_json::to_vec(review) {
+        Ok(json) => Outcome::Reviewed {
+            verdict: if success {
+                Verdict::Success
+            } else {
+                Verdict::Failure
+            },
+            json,
+        },
+        Err(error) => {
+            tracing::error!(%error, "cannot encode a conversion response");
+            Outcome::Reviewed {
+                verdict: Verdict::Failure,
+                json: FALLBACK.as_bytes().to_vec(),
+            }
+        }
+    }
 }

@@ -9,6 +9,10 @@
 //! - `GET /healthz`: `200 ok`; `GET /readyz`: `200 ok` once
 //!   [`crate::metrics::Readiness::is_ready`], else 503.
 //!
+//! Both webhooks go through one wrapper that enforces [`MAX_BODY_BYTES`] (413), answers a
+//! body that is not a review with 400 (never a 500), runs the review on tokio's blocking
+//! pool and records the webhook metrics from the review's typed outcome.
+//!
 //! TLS is rustls with the ring provider (installed as the process default by [`bind`]),
 //! TLS 1.2 and 1.3 only, HTTP/2 and HTTP/1.1. The certificate comes from PEM files through a
 //! [`CertStore`], which [`CertStore::reload`] refreshes without a restart.
@@ -52,13 +56,15 @@ mod error;
 mod reply;
 mod router;
 pub mod tls;
+mod webhook;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::ServerError;
-pub use router::{MAX_BODY_BYTES, ServerState, probes_router, router};
+pub use router::{ServerState, probes_router, router};
 pub use tls::{CertStore, TlsError};
+pub use webhook::MAX_BODY_BYTES;
 
 /// Where the HTTPS server listens and which certificate it serves.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,23 +1,17 @@
 //! The routes of the HTTPS server and the state they share.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::Deserialize;
+use axum::routing::get;
 
-use super::{admission, convert};
-use crate::metrics::{Metrics, Readiness, Webhook, WebhookResult};
-
-/// The largest request body accepted, in bytes: 3 MiB, the API server's own request limit.
-/// Larger bodies get HTTP 413.
-pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+use super::admission::Admission;
+use super::convert::Conversion;
+use super::webhook;
+use crate::metrics::{Metrics, Readiness};
 
 /// What the routes share with the rest of the operator: the metrics they record into and
 /// render, and the readiness flags `/readyz` reports. Cheap to clone.
@@ -50,23 +44,23 @@ impl FromRef<ServerState> for Readiness {
 
 /// The routes:
 ///
-/// - `POST /convert`: the CRD conversion webhook ([`convert`]);
-/// - `POST /validate`: the validating admission webhook ([`admission`]);
+/// - `POST /convert`: the CRD conversion webhook ([`super::convert`]);
+/// - `POST /validate`: the validating admission webhook ([`super::admission`]);
 /// - `GET /metrics`: Prometheus text ([`crate::metrics`]);
 /// - `GET /healthz`: `200 ok` while the process serves HTTP;
 /// - `GET /readyz`: `200 ok` once [`Readiness::is_ready`], else 503 saying what is missing.
 ///
-/// Both webhooks are recorded in `locust_operator_webhook_requests_total` and
-/// `locust_operator_webhook_duration_seconds`. Usable without TLS, which is how the tests
-/// drive it (`tower::ServiceExt::oneshot`).
+/// Both webhooks go through one wrapper: bodies over [`super::MAX_BODY_BYTES`] get 413, a
+/// body that is not a review gets 400 (never a 500), and every request is recorded in
+/// `locust_operator_webhook_requests_total` and `locust_operator_webhook_duration_seconds`.
+/// Usable without TLS, which is how the tests drive it (`tower::ServiceExt::oneshot`).
 pub fn router(state: ServerState) -> Router {
     Router::new()
-        .route("/convert", post(convert_and_record))
-        .route("/validate", post(admission::handle))
+        .route("/convert", webhook::route::<Conversion>())
+        .route("/validate", webhook::route::<Admission>())
         .route("/metrics", get(metrics))
         .route("/healthz", get(ok))
         .route("/readyz", get(ready))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -118,63 +112,4 @@ async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
                 .into_response()
         }
     }
-}
-
-/// [`convert::handle`], timed and counted by result.
-async fn convert_and_record(
-    State(metrics): State<Arc<Metrics>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let started = Instant::now();
-    let response = convert::handle(body).await;
-    let (result, response) = match response.status() {
-        StatusCode::OK => conversion_result(response).await,
-        StatusCode::PAYLOAD_TOO_LARGE => (WebhookResult::TooLarge, response),
-        _ => (WebhookResult::BadRequest, response),
-    };
-    metrics.observe_webhook(Webhook::Convert, result, started.elapsed());
-    response
-}
-
-/// Whether a conversion review answered `Success` or `Failure`, read back from the
-/// response body (in memory already; skimmed without building the converted objects).
-async fn conversion_result(response: Response) -> (WebhookResult, Response) {
-    #[derive(Deserialize)]
-    struct Review {
-        response: Option<ReviewResponse>,
-    }
-    #[derive(Deserialize)]
-    struct ReviewResponse {
-        result: Option<ReviewResult>,
-    }
-    #[derive(Deserialize)]
-    struct ReviewResult {
-        status: Option<String>,
-    }
-
-    let (parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            tracing::error!(%error, "cannot read back a conversion response");
-            return (
-                WebhookResult::Error,
-                (
-                    StatusCode::BAD_REQUEST,
-                    "internal error while converting; see the operator's logs",
-                )
-                    .into_response(),
-            );
-        }
-    };
-    let status = serde_json::from_slice::<Review>(&bytes)
-        .ok()
-        .and_then(|r| r.response)
-        .and_then(|r| r.result)
-        .and_then(|r| r.status);
-    let result = match status.as_deref() {
-        Some("Success") => WebhookResult::Success,
-        _ => WebhookResult::Failure,
-    };
-    (result, Response::from_parts(parts, Body::from(bytes)))
 }

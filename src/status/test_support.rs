@@ -17,7 +17,7 @@ pub const GRACE: Duration = Duration::from_secs(120);
 
 /// A time `secs` seconds after the epoch.
 pub fn at(secs: i64) -> Time {
-    Time(Timestamp::from_second(secs).unwrap())
+    Time(Timestamp::from_second(secs).expect("a time in range"))
 }
 
 /// A Job with the given `completions` and no status yet.

@@ -1,6 +1,6 @@
 //! Tests of the HTTPS server: the conversion and admission handlers as functions, TLS
-//! loading and reloading, a real HTTPS round trip, metrics and health, and hostile bodies
-//! thrown at the router.
+//! loading and reloading, a real HTTPS round trip, metrics and health, hostile bodies
+//! thrown at the router, and the request wrapper both webhooks share.
 
 mod admission;
 mod admission_cases;
@@ -12,6 +12,7 @@ mod hostile;
 mod https;
 mod routes;
 mod tls;
+mod webhook;
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 //! CRD (`make crd`, from the API types), the RBAC sources in `config/rbac/`, the examples,
 //! the version in `Cargo.toml`, plus the hand-written `config/olm/` (the CSV's prose,
 //! descriptors, Deployment and webhook definitions; the package and channels; the icon).
-//! [`generate`] is pure over those inputs; [`write`] and [`check`] compare with the
+//! [`generate`] is pure over those inputs; [`write()`] and [`check`] compare with the
 //! committed `bundle/` and `bundle.Dockerfile`.
 
 #![forbid(unsafe_code)]
