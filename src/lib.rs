@@ -13,6 +13,7 @@ pub mod config;
 pub mod controller;
 pub mod conversion;
 pub mod crd;
+pub mod go_operator;
 pub mod leader;
 pub mod locust;
 pub mod manifest;

@@ -107,6 +107,19 @@ pub fn test_label_value(cr_name: &str) -> String {
     }
 }
 
+/// Name the Go operator (v2.x) gave the master Service and Job of the test `cr_name`: the
+/// CR name with dots replaced by dashes, then `-master`. The same as [`master_name`] for
+/// plain names; looked up only to adopt children the Go operator created.
+pub fn go_master_name(cr_name: &str) -> String {
+    format!("{}{MASTER_SUFFIX}", cr_name.replace('.', "-"))
+}
+
+/// Name the Go operator (v2.x) gave the worker Job of the test `cr_name` (see
+/// [`go_master_name`]).
+pub fn go_worker_name(cr_name: &str) -> String {
+    format!("{}{WORKER_SUFFIX}", cr_name.replace('.', "-"))
+}
+
 /// Name of the volume for the `index`-th entry of `env.secretMounts`.
 pub fn secret_mount_volume(index: usize) -> String {
     format!("{RESERVED_VOLUME_PREFIX}secret-{index}")
@@ -170,6 +183,18 @@ mod tests {
         let m = master_name("api.perf-v1.2");
         assert!(m.starts_with("api-perf-v1-2-"), "{m}");
         assert!(master_name("1st-run").starts_with("lt-1st-run-"));
+    }
+
+    #[test]
+    fn go_names_replace_dots_only() {
+        assert_eq!(go_master_name("demo"), master_name("demo"));
+        assert_eq!(go_worker_name("demo"), worker_name("demo"));
+        assert_eq!(go_master_name("api.perf-v1.2"), "api-perf-v1-2-master");
+        assert_eq!(go_worker_name("api.perf-v1.2"), "api-perf-v1-2-worker");
+        assert_ne!(
+            go_master_name("api.perf-v1.2"),
+            master_name("api.perf-v1.2")
+        );
     }
 
     #[test]

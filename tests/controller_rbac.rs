@@ -1,5 +1,6 @@
 //! The operator's RBAC rules (`config/rbac/*.yaml`): least privilege, no wildcards, no
-//! Secrets in the controller's ClusterRole, leases only in a namespaced Role, the
+//! Secrets in the controller's ClusterRole, leases written only in a namespaced Role (the
+//! ClusterRole reads the Go operator's Lease by name, nothing else), the
 //! self-signed webhook mode's Secret only in a namespaced Role and by name, exactly the
 //! rules the README explains. The controller tests run the operator with exactly these
 //! rules; `tests/chart_rbac.rs` runs it with the Helm chart's rendering of them.
@@ -10,6 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 type Rules = BTreeMap<(String, String), BTreeSet<String>>;
 
+/// The Go operator's leader-election Lease, the one object the ClusterRole names.
+const GO_LEASE: &str = "locust-k8s-operator.locust.io";
+
+/// The ClusterRole's rules without a `resourceNames` list (those are checked by
+/// [`the_only_rule_by_name_reads_the_go_operators_lease`]).
 fn rules() -> Rules {
     let role = common::cluster_role();
     assert_eq!(role.metadata.name.as_deref(), Some("locust-k8s-operator"));
@@ -20,9 +26,12 @@ fn rules() -> Rules {
     let mut out = Rules::new();
     for rule in role.rules.expect("rules") {
         assert!(
-            rule.non_resource_urls.is_none() && rule.resource_names.is_none(),
-            "no non-resource URLs or resource-name rules: {rule:?}"
+            rule.non_resource_urls.is_none(),
+            "no non-resource URLs: {rule:?}"
         );
+        if rule.resource_names.is_some() {
+            continue;
+        }
         for group in rule.api_groups.clone().expect("apiGroups") {
             for resource in rule.resources.clone().expect("resources") {
                 out.entry((group.clone(), resource))
@@ -83,7 +92,7 @@ fn the_rules_are_exactly_the_documented_ones() {
             "jobs",
             &["get", "list", "watch", "create", "patch"],
         ),
-        ("", "services", &["get", "list", "watch", "create"]),
+        ("", "services", &["get", "list", "watch", "create", "patch"]),
         ("", "pods", &["get", "list", "watch"]),
         ("", "configmaps", &["get", "create", "patch"]),
         ("events.k8s.io", "events", &["create", "patch"]),
@@ -111,6 +120,33 @@ fn the_rules_are_exactly_the_documented_ones() {
     }
 }
 
+#[test]
+fn the_only_rule_by_name_reads_the_go_operators_lease() {
+    let role = common::cluster_role();
+    let named: NamedRules = named_rules(role.rules.expect("rules"))
+        .into_iter()
+        .filter(|((_, _, names), _)| !names.is_empty())
+        .collect();
+    assert_eq!(
+        named,
+        expect(&[(
+            "coordination.k8s.io",
+            "leases",
+            &[GO_LEASE],
+            &["get", "list"]
+        )])
+    );
+    assert_eq!(
+        GO_LEASE,
+        locust_k8s_operator::go_operator::LEASE_NAME,
+        "the name the operator looks for"
+    );
+    let readme = std::fs::read_to_string("config/rbac/README.md").expect("config/rbac/README.md");
+    assert!(readme.contains(&format!(
+        "`coordination.k8s.io` | `leases` (`resourceNames: {GO_LEASE}`)"
+    )));
+}
+
 /// The bound role, asked of the real API server as the operator's user: what it needs is
 /// allowed, Secrets and deletions are not.
 #[tokio::test]
@@ -127,10 +163,11 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         .await
         .expect("operator client");
     let reviews: Api<SelfSubjectAccessReview> = Api::all(client);
-    let can = |group: &'static str,
-               resource: &'static str,
-               sub: Option<&'static str>,
-               verb: &'static str| {
+    let can_named = |group: &'static str,
+                     resource: &'static str,
+                     sub: Option<&'static str>,
+                     verb: &'static str,
+                     name: Option<&'static str>| {
         let reviews = reviews.clone();
         let ns = ns.clone();
         async move {
@@ -142,6 +179,7 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
                         subresource: sub.map(Into::into),
                         verb: Some(verb.into()),
                         namespace: Some(ns),
+                        name: name.map(Into::into),
                         ..ResourceAttributes::default()
                     }),
                     ..SelfSubjectAccessReviewSpec::default()
@@ -156,12 +194,14 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
                 .is_some_and(|s| s.allowed)
         }
     };
+    let can = |group, resource, sub, verb| can_named(group, resource, sub, verb, None);
     for (group, resource, sub, verb) in [
         ("locust.io", "locusttests", None, "watch"),
         ("locust.io", "locusttests", Some("status"), "patch"),
         ("batch", "jobs", None, "create"),
         ("batch", "jobs", None, "patch"),
         ("", "services", None, "create"),
+        ("", "services", None, "patch"),
         ("", "pods", None, "watch"),
         ("", "configmaps", None, "get"),
         ("", "configmaps", None, "patch"),
@@ -183,20 +223,43 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         ("locust.io", "locusttests", None, "update"),
         ("coordination.k8s.io", "leases", None, "update"),
         ("coordination.k8s.io", "leases", None, "create"),
+        ("coordination.k8s.io", "leases", None, "get"),
+        ("coordination.k8s.io", "leases", None, "list"),
     ] {
         assert!(
             !can(group, resource, sub, verb).await,
             "denied: {verb} {group}/{resource} {sub:?}"
         );
     }
-    // Leases only where the leader-election Role is bound (the operator's namespace).
-    common::bind_leader_election(&common::admin().await, &ns).await;
-    for verb in ["get", "create", "patch", "update"] {
+    // The Go operator's Lease, and only it, may be read.
+    for verb in ["get", "list"] {
         assert!(
-            can("coordination.k8s.io", "leases", None, verb).await,
-            "allowed after binding the leader-election Role: {verb} leases"
+            can_named("coordination.k8s.io", "leases", None, verb, Some(GO_LEASE)).await,
+            "allowed: {verb} the Go operator's Lease"
         );
     }
+    for verb in ["update", "patch", "delete"] {
+        assert!(
+            !can_named("coordination.k8s.io", "leases", None, verb, Some(GO_LEASE)).await,
+            "denied: {verb} the Go operator's Lease"
+        );
+    }
+    // Leases only where the leader-election Role is bound (the operator's namespace).
+    common::bind_leader_election(&common::admin().await, &ns).await;
+    // The authorizer sees a new binding a moment later (its informer), under load too.
+    common::eventually(
+        "the leader-election Role's verbs allowed after binding it",
+        std::time::Duration::from_secs(10),
+        || async {
+            for verb in ["get", "create", "patch", "update"] {
+                if !can("coordination.k8s.io", "leases", None, verb).await {
+                    return Err(format!("{verb} leases denied"));
+                }
+            }
+            Ok(())
+        },
+    )
+    .await;
     assert!(!can("coordination.k8s.io", "leases", None, "delete").await);
 }
 

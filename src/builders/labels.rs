@@ -41,6 +41,17 @@ pub(crate) fn operator_labels(ctx: &Ctx<'_>, role: Role) -> BTreeMap<String, Str
     .collect()
 }
 
+/// The labels the operator adds to a child the Go operator created when it adopts it
+/// (`role`: master for the Service): enough for its watches, which select
+/// [`K8S_MANAGED_BY`], and for telling master and worker apart. Nothing else of the child
+/// changes.
+pub fn adoption_labels(role: Role) -> BTreeMap<String, String> {
+    [(K8S_MANAGED_BY, MANAGER), (COMPONENT, role.component())]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Labels of `role`'s pods and Job: the user's labels, overridden by the operator's.
 pub(crate) fn pod_labels(ctx: &Ctx<'_>, role: Role) -> BTreeMap<String, String> {
     let user = match role {

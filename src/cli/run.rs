@@ -1,8 +1,8 @@
 //! `locust-k8s-operator run`: the operator, in a pod or from a terminal with `$KUBECONFIG`.
 //!
 //! Wiring only: configuration → client → metrics and probes (plain HTTP) → webhook
-//! certificates and the HTTPS server (every replica serves it) → leader election → the
-//! controller while leading.
+//! certificates and the HTTPS server (every replica serves it) → the look for a running Go
+//! operator → leader election → the controller while leading and no Go operator runs.
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use super::CliError;
 use crate::certs::{self, CertsConfig, Reloader, WebhookMode};
 use crate::config::{ControllerConfig, OperatorConfig};
 use crate::controller::{self, Context};
+use crate::go_operator::check as go_check;
 use crate::leader;
 use crate::metrics::{Metrics, Readiness};
 use crate::server::{self, ServerConfig, ServerState};
@@ -42,6 +43,14 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
 
     start_webhooks(&client, &certs_config, state, &readiness, stop.clone()).await?;
 
+    // Looked for once before anything is reconciled, then periodically.
+    let go_operator = go_check::start(
+        client.clone(),
+        go_check::Settings::from_config(&settings),
+        metrics.clone(),
+        readiness.clone(),
+    )
+    .await;
     let leadership = if leader_elect {
         leader::elect(client.clone(), &settings)
             .await
@@ -50,6 +59,8 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
         leader::always()
     };
     spawn_standby_readiness(leadership.is_leader.clone(), readiness.clone());
+    // Reconciles and writes only while leading and no Go operator holds its Lease.
+    let active = go_check::gate(leadership.is_leader.clone(), go_operator.clear.clone());
     info!(
         identity = %settings.identity,
         leader_election = leader_elect,
@@ -59,21 +70,21 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
         "locust-k8s-operator starting"
     );
     loop {
-        let mut is_leader = leadership.is_leader.clone();
+        let mut is_active = active.clone();
         tokio::select! {
             () = stop.clone() => break,
-            () = leader::wait_for(&mut is_leader, true) => {}
+            () = leader::wait_for(&mut is_active, true) => {}
         }
         info!("leading: starting the controller");
         let ctx = Arc::new(Context::new(
             client.clone(),
             config.clone(),
             settings.clone(),
-            leadership.is_leader.clone(),
+            active.clone(),
             metrics.clone(),
             readiness.clone(),
         ));
-        let mut lost = leadership.is_leader.clone();
+        let mut lost = active.clone();
         let stop_or_lost = {
             let stop = stop.clone();
             async move {
@@ -87,8 +98,12 @@ pub async fn run(leader_elect: bool) -> Result<(), CliError> {
         if stop.clone().now_or_never().is_some() {
             break;
         }
-        error!("lost the lease: stopped writing; waiting to lead again");
+        error!(
+            "lost the lease or a Go operator holds its Lease: stopped writing; waiting to lead \
+             again"
+        );
     }
+    drop(go_operator);
     if let Ok(Err(e)) = probes.await {
         error!(error = %e, "the probes server failed");
     }
@@ -154,14 +169,24 @@ async fn start_webhooks(
     Ok(())
 }
 
-/// A client for the in-cluster config or `$KUBECONFIG`, limited to `KUBE_API_QPS` requests
-/// per second (bursts of `KUBE_API_BURST`) when set (see [`crate::rate_limit`]).
+/// The `User-Agent` of every request to the API server (shown in its audit log):
+/// `locust-k8s-operator/<version>`.
+pub const USER_AGENT: &str = concat!("locust-k8s-operator/", env!("CARGO_PKG_VERSION"));
+
+/// A client for the in-cluster config or `$KUBECONFIG`, sending [`USER_AGENT`], limited to
+/// `KUBE_API_QPS` requests per second (bursts of `KUBE_API_BURST`) when set (see
+/// [`crate::rate_limit`]).
 async fn client(settings: &ControllerConfig) -> Result<Client, CliError> {
-    let config = kube::Config::infer().await.map_err(|e| {
+    let mut config = kube::Config::infer().await.map_err(|e| {
         CliError::Input(format!(
             "no Kubernetes connection (in-cluster config or $KUBECONFIG): {e}"
         ))
     })?;
+    // kube sends no User-Agent of its own; `headers` go on every request.
+    config.headers.push((
+        hyper::header::USER_AGENT,
+        hyper::header::HeaderValue::from_static(USER_AGENT),
+    ));
     let builder = kube::client::ClientBuilder::try_from(config)
         .map_err(|e| CliError::Input(format!("building the Kubernetes client: {e}")))?;
     let limit = settings

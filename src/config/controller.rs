@@ -49,6 +49,9 @@ pub struct ControllerConfig {
     pub master_url_template: String,
     /// `LOCUST_POLL_SECONDS`: how often a running test's master is polled.
     pub locust_poll_interval: Duration,
+    /// `GO_OPERATOR_CHECK_SECONDS`: how often to look for a running Go operator (its held
+    /// Lease, see [`crate::go_operator::check`]); `None` (`0`): never.
+    pub go_operator_check_interval: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +78,12 @@ struct Env {
     master_url_template: Option<String>,
     #[serde(default = "d_poll")]
     locust_poll_seconds: String,
+    #[serde(default = "d_go_check")]
+    go_operator_check_seconds: String,
+}
+
+fn d_go_check() -> String {
+    "10".into()
 }
 
 fn d_poll() -> String {
@@ -163,6 +172,12 @@ impl ControllerConfig {
                 reason: e.to_string(),
             })?;
         let poll = number("LOCUST_POLL_SECONDS", &env.locust_poll_seconds, 1, 300)?;
+        let go_check = number(
+            "GO_OPERATOR_CHECK_SECONDS",
+            &env.go_operator_check_seconds,
+            0,
+            3600,
+        )?;
         let log_format = match env.log_format.as_deref().map(str::trim) {
             None | Some("") => None,
             Some("json") => Some(LogFormat::Json),
@@ -207,6 +222,7 @@ impl ControllerConfig {
             health_addr,
             master_url_template,
             locust_poll_interval: Duration::from_secs(poll),
+            go_operator_check_interval: (go_check > 0).then(|| Duration::from_secs(go_check)),
         })
     }
 }
@@ -246,6 +262,22 @@ mod tests {
             crate::locust::DEFAULT_MASTER_URL_TEMPLATE
         );
         assert_eq!(c.locust_poll_interval, Duration::from_secs(5));
+        assert_eq!(c.go_operator_check_interval, Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn the_go_operator_check_can_be_slowed_or_turned_off() {
+        let c = ControllerConfig::from_vars(vars(&[("GO_OPERATOR_CHECK_SECONDS", "60")]))
+            .expect("valid");
+        assert_eq!(c.go_operator_check_interval, Some(Duration::from_secs(60)));
+        let c = ControllerConfig::from_vars(vars(&[("GO_OPERATOR_CHECK_SECONDS", "0")]))
+            .expect("valid");
+        assert_eq!(c.go_operator_check_interval, None);
+        for bad in ["-1", "3601", "x"] {
+            let e = ControllerConfig::from_vars(vars(&[("GO_OPERATOR_CHECK_SECONDS", bad)]))
+                .expect_err(bad);
+            assert!(e.to_string().contains("GO_OPERATOR_CHECK_SECONDS"), "{e}");
+        }
     }
 
     #[test]

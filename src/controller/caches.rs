@@ -1,5 +1,7 @@
-//! The controller's caches of its children: Jobs, Services and pods carrying the
-//! operator's label, kept by the same watches that trigger reconciles. A reconcile reads
+//! The controller's caches of its children: Jobs and Services carrying the operator's
+//! label (`app.kubernetes.io/managed-by`, also given to the Go operator's children when
+//! they are adopted) and pods carrying the legacy `managed-by` label (the operator's pods
+//! and the Go operator's), kept by the same watches that trigger reconciles. A reconcile reads
 //! a test's children from here instead of asking the API server (three GETs and a pod
 //! LIST per reconcile before), so a storm of tests spends the client's request budget on
 //! creates and status writes.
@@ -16,7 +18,9 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::api::v2::LocustTest;
-use crate::builders::labels::{COMPONENT, K8S_MANAGED_BY, TEST_NAME, TEST_NAME_ANNOTATION};
+use crate::builders::labels::{
+    COMPONENT, K8S_MANAGED_BY, POD_NAME, TEST_NAME, TEST_NAME_ANNOTATION,
+};
 
 /// The caches of one controller (one watched namespace, or all).
 #[derive(Clone)]
@@ -25,7 +29,7 @@ pub struct Stores {
     pub jobs: Store<Job>,
     /// Services with the operator's label.
     pub services: Store<Service>,
-    /// Pods with the operator's label.
+    /// Pods with the legacy `managed-by` label (the operator's and the Go operator's).
     pub pods: Store<Pod>,
     /// Set once every cache has had its first full list.
     ready: Arc<AtomicBool>,
@@ -170,8 +174,9 @@ pub fn trim_service(service: &mut Service) {
     service.status = None;
 }
 
-/// The labels and annotations the controller reads on its children.
-const KEPT_LABELS: [&str; 3] = [TEST_NAME, COMPONENT, K8S_MANAGED_BY];
+/// The labels and annotations the controller reads on its children (`POD_NAME` tells the
+/// role of a Go operator's pod).
+const KEPT_LABELS: [&str; 4] = [TEST_NAME, COMPONENT, K8S_MANAGED_BY, POD_NAME];
 const KEPT_ANNOTATIONS: [&str; 1] = [TEST_NAME_ANNOTATION];
 
 fn trim_meta(obj: &mut impl ResourceExt) {

@@ -1,6 +1,13 @@
 //! The test's children as they are in the cluster: reading them, creating the missing ones
 //! (create-if-absent: a second run or a crash never makes a second copy) and stopping the
 //! pods of a failed test.
+//!
+//! Children of tests the Go operator started are read too: its Jobs and Service once
+//! adopted (relabelled, see `adopt.rs`), under the Go operator's name when it differs
+//! (names with dots) and the test controls them; its pods by the legacy `managed-by`
+//! label both operators put on pods, the test named by their `performance-test-name`
+//! label and the role by their `performance-test-pod-name` label (they have neither the
+//! operator's annotation nor its component label).
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -10,9 +17,8 @@ use serde_json::json;
 
 use super::context::FIELD_MANAGER;
 use super::error::Error;
-use crate::builders::labels::{
-    COMPONENT, K8S_MANAGED_BY, MANAGER, TEST_NAME, TEST_NAME_ANNOTATION,
-};
+use super::pod_owner::{pod_role, pod_test_name};
+use crate::builders::labels::{K8S_MANAGED_BY, MANAGED_BY, MANAGER, TEST_NAME};
 use crate::builders::{Children, Role};
 use crate::naming;
 
@@ -48,16 +54,23 @@ impl Existing {
     }
 }
 
-/// Reads the children of the LocustTest `cr_name` in `ns`: three GETs and one pod LIST
-/// selected by label.
-pub async fn observe(client: &Client, ns: &str, cr_name: &str) -> Result<Existing, Error> {
+/// Reads the children of the LocustTest `cr_name` (uid `uid`) in `ns`: three GETs (more
+/// for a name the Go operator would have spelt differently) and one pod LIST selected by
+/// label.
+pub async fn observe(
+    client: &Client,
+    ns: &str,
+    cr_name: &str,
+    uid: &str,
+) -> Result<Existing, Error> {
     let services: Api<Service> = Api::namespaced(client.clone(), ns);
     let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let master = naming::master_name(cr_name);
     let worker = naming::worker_name(cr_name);
+    // The legacy label: on the operator's pods and on the Go operator's.
     let selector = format!(
-        "{TEST_NAME}={},{K8S_MANAGED_BY}={MANAGER}",
+        "{TEST_NAME}={},{MANAGED_BY}={MANAGER}",
         naming::test_label_value(cr_name)
     );
     let (service, master_job, worker_job, pod_list) = futures::try_join!(
@@ -83,6 +96,20 @@ pub async fn observe(client: &Client, ns: &str, cr_name: &str) -> Result<Existin
                 .map_err(Error::kube("listing the test's pods"))
         },
     )?;
+    let go_master = naming::go_master_name(cr_name);
+    let go_worker = naming::go_worker_name(cr_name);
+    let service = match service {
+        None if go_master != master => go_named(services.get_opt(&go_master).await, uid)?,
+        found => found,
+    };
+    let master_job = match master_job {
+        None if go_master != master => go_named(jobs.get_opt(&go_master).await, uid)?,
+        found => found,
+    };
+    let worker_job = match worker_job {
+        None if go_worker != worker => go_named(jobs.get_opt(&go_worker).await, uid)?,
+        found => found,
+    };
     Ok(sort_pods(
         Existing {
             service,
@@ -95,20 +122,38 @@ pub async fn observe(client: &Client, ns: &str, cr_name: &str) -> Result<Existin
     ))
 }
 
-/// Reads the children of the LocustTest `cr_name` in `ns` from the controller's caches
-/// (no request to the API server).
-pub fn observe_cached(stores: &super::caches::Stores, ns: &str, cr_name: &str) -> Existing {
+/// A child read under the Go operator's name, kept only if the test with `uid` controls it.
+fn go_named<K: kube::Resource>(
+    read: Result<Option<K>, kube::Error>,
+    uid: &str,
+) -> Result<Option<K>, Error> {
+    Ok(read
+        .map_err(Error::kube("reading a child by the Go operator's name"))?
+        .filter(|k| super::adopt::controlled_by(k.meta(), uid)))
+}
+
+/// Reads the children of the LocustTest `cr_name` (uid `uid`) in `ns` from the
+/// controller's caches (no request to the API server). A child missing under the
+/// operator's name is looked for under the Go operator's, if that differs.
+pub fn observe_cached(
+    stores: &super::caches::Stores,
+    ns: &str,
+    cr_name: &str,
+    uid: &str,
+) -> Existing {
     let master = naming::master_name(cr_name);
     let worker = naming::worker_name(cr_name);
+    let go_master = naming::go_master_name(cr_name);
+    let go_worker = naming::go_worker_name(cr_name);
     let label = naming::test_label_value(cr_name);
     let pods = stores.pods(ns, |p| {
         p.labels().get(TEST_NAME).map(String::as_str) == Some(label.as_str())
     });
     sort_pods(
         Existing {
-            service: stores.service(ns, &master),
-            master_job: stores.job(ns, &master),
-            worker_job: stores.job(ns, &worker),
+            service: either(&master, &go_master, uid, |n| stores.service(ns, n)),
+            master_job: either(&master, &go_master, uid, |n| stores.job(ns, n)),
+            worker_job: either(&worker, &go_worker, uid, |n| stores.job(ns, n)),
             ..Existing::default()
         },
         cr_name,
@@ -116,22 +161,32 @@ pub fn observe_cached(stores: &super::caches::Stores, ns: &str, cr_name: &str) -
     )
 }
 
+/// The child named `mine`, else the one named `go` (when different) if the test with
+/// `uid` controls it.
+fn either<K: kube::Resource>(
+    mine: &str,
+    go: &str,
+    uid: &str,
+    get: impl Fn(&str) -> Option<K>,
+) -> Option<K> {
+    get(mine).or_else(|| {
+        (go != mine)
+            .then(|| get(go))
+            .flatten()
+            .filter(|k| super::adopt::controlled_by(k.meta(), uid))
+    })
+}
+
 /// Adds `pods` of test `cr_name` to `existing` as master or worker pods.
 fn sort_pods(mut existing: Existing, cr_name: &str, pods: Vec<Pod>) -> Existing {
     for pod in pods {
-        // The label may be a shortened name; the annotation is exact.
-        if pod
-            .annotations()
-            .get(TEST_NAME_ANNOTATION)
-            .map(String::as_str)
-            != Some(cr_name)
-        {
+        if pod_test_name(&pod) != Some(cr_name) {
             continue;
         }
-        match pod.labels().get(COMPONENT).map(String::as_str) {
-            Some(c) if c == Role::Master.component() => existing.master_pods.push(pod),
-            Some(c) if c == Role::Worker.component() => existing.worker_pods.push(pod),
-            _ => {}
+        match pod_role(&pod, cr_name) {
+            Some(Role::Master) => existing.master_pods.push(pod),
+            Some(Role::Worker) => existing.worker_pods.push(pod),
+            None => {}
         }
     }
     existing
@@ -175,21 +230,21 @@ pub async fn create_missing(
             existing.service.is_none(),
             &services,
             &params,
-            &desired.service,
+            (&desired.service, Role::Master),
             &service_label
         ),
         create_if(
             existing.master_job.is_none(),
             &jobs,
             &params,
-            &desired.master_job,
+            (&desired.master_job, Role::Master),
             &master_label
         ),
         create_if(
             existing.worker_job.is_none(),
             &jobs,
             &params,
-            &desired.worker_job,
+            (&desired.worker_job, Role::Worker),
             &worker_label
         ),
     );
@@ -215,7 +270,7 @@ async fn create_if<K>(
     missing: bool,
     api: &Api<K>,
     params: &PostParams,
-    obj: &K,
+    obj: (&K, Role),
     label: &str,
 ) -> Attempt<K>
 where
@@ -251,13 +306,14 @@ fn settle<K>(
     }
 }
 
-/// POSTs `obj`; on 409 reads the existing one (`false`: not created by this call, which
-/// a cache a moment behind can cause). A 4xx other than 409 is a rejection the user must
-/// see; anything else is a transient error.
+/// POSTs `obj` (the child of `role`); on 409 reads the existing one (`false`: not created
+/// by this call, which a cache a moment behind can cause), adopting it if the Go operator
+/// created it for this test (see `adopt.rs`). A 4xx other than 409 is a rejection the user
+/// must see; anything else is a transient error.
 async fn create<K>(
     api: &Api<K>,
     params: &PostParams,
-    obj: &K,
+    (obj, role): (&K, Role),
     label: &str,
 ) -> Result<Result<(K, bool), CreateOutcome>, Error>
 where
@@ -265,11 +321,27 @@ where
 {
     match api.create(params, obj).await {
         Ok(created) => Ok(Ok((created, true))),
-        Err(kube::Error::Api(status)) if status.code == 409 => api
-            .get(&obj.name_any())
-            .await
-            .map(|existing| Ok((existing, false)))
-            .map_err(Error::kube("reading a child that already exists")),
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            let existing = api
+                .get(&obj.name_any())
+                .await
+                .map_err(Error::kube("reading a child that already exists"))?;
+            let owner = obj
+                .meta()
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|r| r.controller == Some(true))
+                .map(|r| r.uid.as_str())
+                .unwrap_or_default();
+            let unlabelled =
+                existing.labels().get(K8S_MANAGED_BY).map(String::as_str) != Some(MANAGER);
+            if unlabelled && super::adopt::controlled_by(existing.meta(), owner) {
+                let adopted = super::adopt::relabel(api, &existing, role).await?;
+                return Ok(Ok((adopted, false)));
+            }
+            Ok(Ok((existing, false)))
+        }
         Err(kube::Error::Api(status))
             if (400..500).contains(&status.code) && status.code != 429 =>
         {

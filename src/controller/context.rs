@@ -46,8 +46,9 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context; `leader` says whether this replica holds the lease (always true without
-    /// leader election).
+    /// A context; `leader` says whether this replica may write: it holds the lease (always,
+    /// without leader election) and no Go operator holds its own (see
+    /// [`crate::go_operator::check::gate`]).
     pub fn new(
         client: Client,
         config: OperatorConfig,

@@ -3,14 +3,21 @@
 //!
 //! [`run`] watches LocustTests and, filtered by the operator's labels, their Jobs,
 //! Services and pods (never a cluster-wide cache of every pod), in every namespace or in a
-//! configured list. Those watches also keep the caches reconciles read children from. Reconciles run only while this replica leads (see [`crate::leader`]).
+//! configured list. Jobs and Services are selected by `app.kubernetes.io/managed-by`, pods
+//! by the legacy `managed-by` label, which the Go operator's pods carry too (its Jobs and
+//! Service lack the former: they are relabelled when adopted, see `adopt.rs`). Those
+//! watches also keep the caches reconciles read children from. Reconciles run only while
+//! this replica leads and no Go operator runs (see [`crate::leader`] and
+//! [`crate::go_operator::check`]).
 
+mod adopt;
 mod applied_spec;
 mod caches;
 mod children;
 mod context;
 mod error;
 mod locust_poll;
+mod pod_owner;
 mod reconcile;
 mod references;
 mod relist;
@@ -34,7 +41,7 @@ pub use error::Error;
 pub use reconcile::reason;
 
 use crate::api::v2::LocustTest;
-use crate::builders::labels::{K8S_MANAGED_BY, MANAGER, TEST_NAME_ANNOTATION};
+use crate::builders::labels::{K8S_MANAGED_BY, MANAGED_BY, MANAGER};
 
 /// How long a failed reconcile waits before the next try.
 const ERROR_BACKOFF: Duration = Duration::from_secs(5);
@@ -158,6 +165,8 @@ async fn controller_for(
 ) {
     let client = &ctx.client;
     let ours = watcher::Config::default().labels(&format!("{K8S_MANAGED_BY}={MANAGER}"));
+    // Pods: the legacy label, on the operator's pods and on the Go operator's.
+    let our_pods = watcher::Config::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
     let config = controller::Config::default().concurrency(ctx.settings.reconcile_concurrency);
     info!(
         namespace = ns.unwrap_or("(all)"),
@@ -196,7 +205,13 @@ async fn controller_for(
         caches::trim_service,
         None,
     );
-    let pods = watch(pods_writer, api(client, ns), ours, caches::trim_pod, None);
+    let pods = watch(
+        pods_writer,
+        api(client, ns),
+        our_pods,
+        caches::trim_pod,
+        None,
+    );
     // Ready once the LocustTest cache has its first full list (every namespace's, when
     // several controllers run), and the children's caches theirs. The LocustTest store's
     // own readiness future wakes only its latest poller, which is the controller's runner,
@@ -236,7 +251,7 @@ async fn controller_for(
         .owns_stream(jobs)
         .owns_stream(services)
         .watches_stream(pods, |pod: Pod| {
-            let test = pod.annotations().get(TEST_NAME_ANNOTATION).cloned();
+            let test = pod_owner::pod_test_name(&pod).map(str::to_owned);
             let ns = pod.namespace();
             test.zip(ns)
                 .map(|(name, ns)| ObjectRef::<LocustTest>::new(&name).within(&ns))

@@ -1,8 +1,9 @@
 //! One reconcile: a short pipeline with the I/O at its edges.
 //!
-//! read the recorded spec → validate (first start only) → observe children →
-//! dereference ConfigMaps and create what is missing (unfinished tests only) →
-//! derive the status (pure) → stop pods of a failed test → write the status and events.
+//! read the recorded spec → validate (first start only) → observe children → adopt what
+//! the Go operator created and drop its finalizer → dereference ConfigMaps and create what
+//! is missing (unfinished tests only) → derive the status (pure) → stop pods of a failed
+//! test → write the status and events.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
+use super::adopt;
 use super::applied_spec::{self, APPLIED_SPEC_ANNOTATION};
 use super::children::{self, CreateOutcome, Existing};
 use super::context::{Context, FIELD_MANAGER};
@@ -48,6 +50,8 @@ pub mod reason {
     pub const REPORT_KEPT: &str = "ReportKept";
     /// The report ConfigMap could not be written.
     pub const REPORT_NOT_KEPT: &str = "ReportNotKept";
+    /// Children the Go operator created were adopted.
+    pub const ADOPTED: &str = "Adopted";
 }
 
 /// How long to wait before looking again at a test that waits for something outside the
@@ -65,6 +69,10 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
             .stop(&test.namespace().unwrap_or_default(), &test.name_any());
         ctx.metrics
             .forget(&test.namespace().unwrap_or_default(), &test.name_any());
+        // The Go operator's finalizer would keep the deleted test for good.
+        if ctx.is_leader() && adopt::remove_go_finalizer(&ctx.client, &test).await? {
+            info!("removed the Go operator's finalizer from a deleted test");
+        }
         return Ok(Action::await_change());
     }
     if !ctx.is_leader() {
@@ -105,7 +113,9 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
                 )
                 .await;
             }
-            if previous.start_time.is_some() {
+            if adopt::has_go_finalizer(&test) {
+                info!("taking over a test the Go operator started; recording its live spec");
+            } else if previous.start_time.is_some() {
                 warn!("the recorded spec is missing or damaged; recording the live spec");
             }
             test.as_ref().clone()
@@ -115,6 +125,8 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
         .as_ref()
         .is_some_and(|spec| applied_spec::drifted(&test, spec));
     let phase = previous.phase.unwrap_or(Phase::Pending);
+    let go_started = adopt::go_started(&test, recorded.is_some(), &previous);
+    let uid = test.metadata.uid.clone().unwrap_or_default();
 
     // A finished test's children are never looked at again (nor recreated): its status is
     // final but for SpecDrifted.
@@ -122,10 +134,38 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
         Existing::default()
     } else {
         match ctx.caches.for_namespace(&ns).filter(|c| c.is_ready()) {
-            Some(stores) => children::observe_cached(&stores, &ns, &name),
-            None => children::observe(&ctx.client, &ns, &name).await?,
+            Some(stores) => children::observe_cached(&stores, &ns, &name, &uid),
+            None => children::observe(&ctx.client, &ns, &name, &uid).await?,
         }
     };
+    let mut record = first_start;
+    if !phase.is_terminal() {
+        let adopted =
+            adopt::adopt_children(&ctx.client, &ns, &test, go_started, &mut existing).await?;
+        if !adopted.is_empty() {
+            info!(children = ?adopted, "adopted children the Go operator created");
+            ctx.event(
+                &test,
+                false,
+                reason::ADOPTED,
+                format!(
+                    "Adopted {} (created by the Go operator)",
+                    adopted.join(", ")
+                ),
+            )
+            .await;
+        }
+    }
+    // From now on a test the Go operator started is this operator's: immutable with the
+    // spec it runs (the finalizer goes below, from the object this write returns).
+    let mut latest = None;
+    if record && go_started {
+        latest = Some(record_spec(&ctx, &test, &ns, &name).await?);
+        record = false;
+    }
+    if adopt::remove_go_finalizer(&ctx.client, latest.as_ref().unwrap_or(&test)).await? {
+        info!("removed the Go operator's finalizer");
+    }
     let missing = existing.missing(&name);
     if !phase.is_terminal() && !missing.is_empty() {
         let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
@@ -151,7 +191,7 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
             )
             .await;
         }
-        if first_start {
+        if record {
             record_spec(&ctx, &test, &ns, &name).await?;
         }
         let desired = match builders::build(&started, &ctx.config) {
@@ -223,7 +263,6 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
     } else {
         test.metadata.generation.unwrap_or_default()
     };
-    let uid = test.metadata.uid.clone().unwrap_or_default();
     let snapshot = ctx.pollers.snapshot(&ns, &name, &uid).unwrap_or_default();
     let report = snapshot.report.clone();
     let observed = to_observed(existing.clone(), generation, &started, &ctx, snapshot);
@@ -326,8 +365,13 @@ async fn blocked(
 }
 
 /// Records the spec the test starts with (before any child exists, so a crash in between
-/// still finds it).
-async fn record_spec(ctx: &Context, test: &LocustTest, ns: &str, name: &str) -> Result<(), Error> {
+/// still finds it); returns the test as written.
+async fn record_spec(
+    ctx: &Context,
+    test: &LocustTest,
+    ns: &str,
+    name: &str,
+) -> Result<LocustTest, Error> {
     let spec = serde_json::to_string(&test.spec).map_err(|source| Error::Serialize {
         what: "the applied spec",
         source,
@@ -344,8 +388,7 @@ async fn record_spec(ctx: &Context, test: &LocustTest, ns: &str, name: &str) -> 
         &Patch::Apply(&patch),
     )
     .await
-    .map_err(Error::kube("recording the applied spec"))?;
-    Ok(())
+    .map_err(Error::kube("recording the applied spec"))
 }
 
 /// Sets SpecDrifted True while the live spec differs from the started one, False once it

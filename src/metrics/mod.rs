@@ -13,12 +13,14 @@
 //! | `locust_operator_webhook_requests_total` | counter | `webhook` (`convert`, `validate`), `result` |
 //! | `locust_operator_webhook_duration_seconds` | histogram | `webhook` |
 //! | `locust_operator_build_info` | gauge, always 1 | `version` |
+//! | `locust_operator_go_operator_lease_held` | gauge: 1 while a Go operator holds its Lease (nothing is reconciled) | |
 //! | `locust_operator_test_*` | gauges of each running test | see [`test_gauges`] |
 //!
 //! plus the standard `process_*` metrics (CPU, memory, open files, start time) on Linux.
 //!
 //! [`Readiness`] says whether the controller's caches have synced and the webhook serves;
-//! `GET /readyz` answers 200 only when both are true.
+//! `GET /readyz` answers 200 only when both are true and nothing blocks the operator (a
+//! running Go operator, see [`crate::go_operator::check`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,8 +28,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::api::Phase;
@@ -83,11 +85,11 @@ pub enum WebhookResult {
     Allowed,
     /// Admission request denied.
     Denied,
-    /// The body was not a review (HTTP 400) or the method was wrong.
+    /// The body could not be read or was not a review (HTTP 400).
     BadRequest,
     /// The body was over the size limit (HTTP 413).
     TooLarge,
-    /// The handler failed internally (its task panicked) and answered a failed review.
+    /// The handler failed internally (its task panicked: a bug) and answered HTTP 400.
     Error,
 }
 
@@ -118,6 +120,7 @@ pub struct Metrics {
     webhook_requests_total: IntCounterVec,
     webhook_duration_seconds: HistogramVec,
     test_gauges: TestGauges,
+    go_operator_lease_held: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -187,6 +190,11 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        let go_operator_lease_held = IntGauge::with_opts(opts(
+            "go_operator_lease_held",
+            "1 while the Go locust-k8s-operator holds its leader-election Lease: this operator \
+             then reconciles nothing (scale the Go operator to 0).",
+        ))?;
         for phase in PHASE_LABELS {
             tests.with_label_values(&[phase]).set(0);
         }
@@ -198,6 +206,7 @@ impl Metrics {
         registry.register(Box::new(webhook_requests_total.clone()))?;
         registry.register(Box::new(webhook_duration_seconds.clone()))?;
         registry.register(Box::new(build_info))?;
+        registry.register(Box::new(go_operator_lease_held.clone()))?;
         let test_gauges = TestGauges::register(&registry)?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
@@ -214,7 +223,13 @@ impl Metrics {
             webhook_requests_total,
             webhook_duration_seconds,
             test_gauges,
+            go_operator_lease_held,
         })
+    }
+
+    /// Whether a Go operator holds its Lease (`locust_operator_go_operator_lease_held`).
+    pub fn set_go_operator_lease_held(&self, held: bool) {
+        self.go_operator_lease_held.set(i64::from(held));
     }
 
     /// The per-test Locust gauges (a clone sharing the registered values).
@@ -316,6 +331,7 @@ struct Flags {
     controller_synced: AtomicBool,
     webhook_serving: AtomicBool,
     standby: AtomicBool,
+    blocked: Mutex<Option<String>>,
 }
 
 impl Readiness {
@@ -364,9 +380,31 @@ impl Readiness {
         self.0.standby.load(Ordering::Acquire)
     }
 
-    /// The webhook serves, and the controller has synced or this replica is a standby.
+    /// Something outside the operator keeps it from working (`Some(why)`), or nothing does
+    /// any more (`None`): a running Go operator holding its Lease. Not ready meanwhile.
+    pub fn set_blocked(&self, why: Option<String>) {
+        *self
+            .0
+            .blocked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = why;
+    }
+
+    /// Why the operator is blocked, if it is (for `/readyz`'s message).
+    pub fn blocked(&self) -> Option<String> {
+        self.0
+            .blocked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The webhook serves, the controller has synced or this replica is a standby, and
+    /// nothing blocks the operator.
     pub fn is_ready(&self) -> bool {
-        self.webhook_serving() && (self.controller_synced() || self.standby())
+        self.webhook_serving()
+            && (self.controller_synced() || self.standby())
+            && self.blocked().is_none()
     }
 }
 
@@ -443,6 +481,7 @@ mod tests {
             "locust_operator_tests{phase=\"Unknown\"} 0",
             "locust_operator_webhook_requests_total{result=\"denied\",webhook=\"validate\"} 1",
             "locust_operator_webhook_duration_seconds_count{webhook=\"validate\"} 1",
+            "locust_operator_go_operator_lease_held 0",
         ] {
             assert!(text.contains(expected), "{expected} in\n{text}");
         }
@@ -506,5 +545,17 @@ mod tests {
         ready.set_controller_not_synced();
         assert!(!clone.is_ready());
         assert!(clone.webhook_serving());
+    }
+
+    #[test]
+    fn a_blocked_operator_is_not_ready_and_says_why() {
+        let r = Readiness::new();
+        r.set_webhook_serving();
+        r.set_controller_synced();
+        r.set_blocked(Some("a Go operator runs".into()));
+        assert!(!r.clone().is_ready());
+        assert_eq!(r.blocked().as_deref(), Some("a Go operator runs"));
+        r.set_blocked(None);
+        assert!(r.is_ready());
     }
 }

@@ -85,8 +85,10 @@ async fn ready(State(readiness): State<Readiness>) -> Response {
     if readiness.is_ready() {
         return "ok".into_response();
     }
-    let mut missing = Vec::new();
-    if !readiness.controller_synced() && !readiness.standby() {
+    let blocked = readiness.blocked();
+    let mut missing: Vec<&str> = blocked.iter().map(String::as_str).collect();
+    // A blocked operator stops its controller: its caches are a consequence, not news.
+    if blocked.is_none() && !readiness.controller_synced() && !readiness.standby() {
         missing.push("the controller's caches have not synced");
     }
     if !readiness.webhook_serving() {

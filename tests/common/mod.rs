@@ -4,6 +4,7 @@
 //! `mod common;` and uses a part of it.
 #![allow(dead_code)]
 
+pub mod go_operator;
 pub mod local_locust;
 pub mod operator;
 pub mod otelcol;

@@ -48,13 +48,7 @@ impl Audit {
         )
         .map_err(ctx("writing the audit policy"))?;
         let log = dir.path().join("audit.log");
-        let args = vec![
-            format!("--audit-policy-file={}", policy.display()),
-            format!("--audit-log-path={}", log.display()),
-            "--audit-log-format=json".into(),
-            "--audit-log-mode=blocking".into(),
-            "--audit-log-maxsize=0".into(),
-        ];
+        let args = test_cluster::components::audit_log_args(&policy, &log);
         Ok((Self { log, _dir: dir }, args))
     }
 

@@ -113,3 +113,15 @@ pub fn scheduler_args(kubeconfig: &str) -> Vec<String> {
         "--profiling=false".to_owned(),
     ]
 }
+
+/// `kube-apiserver` flags that write every request `policy` selects to `log`, as JSON lines,
+/// before the request is answered (for tests and benchmarks that read who did what).
+pub fn audit_log_args(policy: &Path, log: &Path) -> Vec<String> {
+    vec![
+        format!("--audit-policy-file={}", policy.display()),
+        format!("--audit-log-path={}", log.display()),
+        "--audit-log-format=json".to_owned(),
+        "--audit-log-mode=blocking".to_owned(),
+        "--audit-log-maxsize=0".to_owned(),
+    ]
+}

@@ -35,4 +35,4 @@ mod shared;
 pub use cluster::{Cluster, Options};
 pub use error::{Error, Result};
 pub use kwok::annotations;
-pub use shared::shared;
+pub use shared::{shared, shared_with};

@@ -141,15 +141,21 @@ pub async fn run(ctx: &Ctx) -> Result<Findings> {
     let (rss_after, hwm) = op.memory_mib()?;
     op.check()?;
 
-    // Every list/watch of pods, Jobs and Services by the operator carried its label.
+    // Every list/watch of pods, Jobs and Services by the operator carried its label: Jobs
+    // and Services `app.kubernetes.io/managed-by`, pods the legacy `managed-by` (which the
+    // Go operator's pods carry too).
     let requests = audit.requests()?;
     let unselected: Vec<String> = requests
         .iter()
         .filter(|r| matches!(r.verb.as_str(), "list" | "watch"))
         .filter(|r| matches!(r.resource.as_str(), "pods" | "jobs" | "services"))
         .filter(|r| {
-            !r.uri
-                .contains("labelSelector=app.kubernetes.io%2Fmanaged-by%3Dlocust-k8s-operator")
+            let selector = if r.resource == "pods" {
+                "labelSelector=managed-by%3Dlocust-k8s-operator"
+            } else {
+                "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dlocust-k8s-operator"
+            };
+            !r.uri.contains(selector)
         })
         .map(|r| r.uri.clone())
         .collect();
