@@ -38,7 +38,6 @@ use tracing::{Instrument, info, info_span, warn};
 pub use applied_spec::APPLIED_SPEC_ANNOTATION;
 pub use context::{Context, FIELD_MANAGER};
 pub use error::Error;
-pub use reconcile::reason;
 
 use crate::api::v2::LocustTest;
 use crate::builders::labels::{K8S_MANAGED_BY, MANAGED_BY, MANAGER};

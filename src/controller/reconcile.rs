@@ -26,33 +26,7 @@ use crate::api::status::{LocustTestStatus, Phase};
 use crate::api::v2::LocustTest;
 use crate::builders;
 use crate::status::conditions::{self, FALSE, READY, SPEC_DRIFTED, TRUE};
-use crate::status::{self, EventKind, Observed, set_condition};
-
-/// Reasons of conditions and events the controller itself sets.
-pub mod reason {
-    /// The spec failed validation; the test waits for a fix.
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    /// A referenced ConfigMap does not exist.
-    pub const CONFIG_MAP_MISSING: &str = "ConfigMapMissing";
-    /// The API server refused to create a child.
-    pub const CREATE_FAILED: &str = "CreateFailed";
-    /// The children were created for the first time.
-    pub const RESOURCES_CREATED: &str = "ResourcesCreated";
-    /// A child deleted by someone else was recreated.
-    pub const CHILD_RECREATED: &str = "ChildRecreated";
-    /// The spec was edited after the test started.
-    pub const SPEC_CHANGE_IGNORED: &str = "SpecChangeIgnored";
-    /// The spec is back to what the test started with.
-    pub const SPEC_RESTORED: &str = "SpecRestored";
-    /// The SpecDrifted event.
-    pub const SPEC_DRIFTED_EVENT: &str = "SpecDrifted";
-    /// The final statistics and HTML report were kept in the report ConfigMap.
-    pub const REPORT_KEPT: &str = "ReportKept";
-    /// The report ConfigMap could not be written.
-    pub const REPORT_NOT_KEPT: &str = "ReportNotKept";
-    /// Children the Go operator created were adopted.
-    pub const ADOPTED: &str = "Adopted";
-}
+use crate::status::{self, EventKind, Observed, reason, set_condition};
 
 /// How long to wait before looking again at a test that waits for something outside the
 /// operator's watches (a ConfigMap, a rejected create).
@@ -298,7 +272,7 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
         ctx.event(
             &test,
             true,
-            reason::SPEC_DRIFTED_EVENT,
+            reason::SPEC_DRIFTED,
             "The spec was edited after the test started; the change is not applied. Delete and \
              recreate the test to run it with the new spec."
                 .into(),
@@ -501,7 +475,6 @@ fn to_observed(
         master_pods: existing.master_pods,
         worker_pods: existing.worker_pods,
         processes_per_pod: started.spec.worker.processes_per_pod.unwrap_or(1),
-        pod_warnings: Vec::new(),
         master: snapshot.master,
         final_result: snapshot.result,
         stopped_result: snapshot.stopped,

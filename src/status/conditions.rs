@@ -21,47 +21,6 @@ pub const FALSE: &str = "False";
 /// Condition status `Unknown`.
 pub const UNKNOWN: &str = "Unknown";
 
-/// Reasons used in the conditions written by [`crate::status::derive`].
-pub mod reason {
-    /// Ready: the Service and both Jobs exist.
-    pub const RESOURCES_CREATED: &str = "ResourcesCreated";
-    /// Ready: some children do not exist (yet, or again).
-    pub const RESOURCES_PENDING: &str = "ResourcesPending";
-    /// WorkersConnected: all expected workers are connected.
-    pub const ALL_WORKERS_CONNECTED: &str = "AllWorkersConnected";
-    /// WorkersConnected: fewer workers than expected are connected.
-    pub const WORKERS_MISSING: &str = "WorkersMissing";
-    /// WorkersConnected: the master's API was unreachable; all expected worker pods are
-    /// Ready.
-    pub const WORKERS_CONNECTED_FROM_PODS: &str = "WorkersConnectedFromPods";
-    /// WorkersConnected: the master's API was unreachable; fewer worker pods than
-    /// expected are Ready.
-    pub const WORKERS_MISSING_FROM_PODS: &str = "WorkersMissingFromPods";
-    /// WorkersConnected after the test ended: nobody is connected any more, as expected.
-    pub const TEST_FINISHED: &str = "TestFinished";
-    /// TestCompleted: the test has not finished.
-    pub const TEST_IN_PROGRESS: &str = "TestInProgress";
-    /// TestCompleted / Ready: the master Job completed successfully.
-    pub const TEST_SUCCEEDED: &str = "TestSucceeded";
-    /// TestCompleted / Ready: the test failed (message says why).
-    pub const TEST_FAILED: &str = "TestFailed";
-    /// PodsHealthy: every pod is healthy (or still starting normally).
-    pub const PODS_HEALTHY: &str = "PodsHealthy";
-    /// PodsHealthy: no pod of the test exists yet.
-    pub const WAITING_FOR_PODS: &str = "WaitingForPods";
-    /// PodsHealthy: an image cannot be pulled.
-    pub const IMAGE_PULL_ERROR: &str = "ImagePullError";
-    /// PodsHealthy: a referenced ConfigMap/Secret (or key, or volume) is missing, or the
-    /// container cannot be created from its configuration.
-    pub const CONFIGURATION_ERROR: &str = "ConfigurationError";
-    /// PodsHealthy: a container keeps crashing.
-    pub const CRASH_LOOP_BACK_OFF: &str = "CrashLoopBackOff";
-    /// PodsHealthy: a container was killed for exceeding its memory limit.
-    pub const OOM_KILLED: &str = "OOMKilled";
-    /// PodsHealthy: a pod cannot be scheduled.
-    pub const SCHEDULING_ERROR: &str = "SchedulingError";
-}
-
 /// The condition of type `type_`, if present.
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)

@@ -5,15 +5,7 @@
 use crate::api::status::{LocustTestStatus, Phase};
 
 use super::conditions::{self, FALSE, PODS_HEALTHY, TEST_COMPLETED};
-
-/// Event reason: the master became ready.
-pub const TEST_STARTED: &str = "TestStarted";
-/// Event reason: the test succeeded.
-pub const TEST_COMPLETED_EVENT: &str = "TestCompleted";
-/// Event reason: the test failed.
-pub const TEST_FAILED: &str = "TestFailed";
-/// Event reason: a pod became unhealthy (or its problem changed).
-pub const PODS_UNHEALTHY: &str = "PodsUnhealthy";
+use super::reason::{self, PODS_UNHEALTHY, TEST_FAILED, TEST_STARTED};
 
 /// Kubernetes event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +31,7 @@ impl EventKind {
 pub struct StatusEvent {
     /// Normal or Warning.
     pub kind: EventKind,
-    /// CamelCase reason, one of the constants of this module.
+    /// CamelCase reason, one of [`reason`]'s constants.
     pub reason: &'static str,
     /// A message for humans.
     pub message: String,
@@ -93,7 +85,7 @@ pub fn events(previous: &LocustTestStatus, new: &LocustTestStatus) -> Vec<Status
     match after {
         Phase::Succeeded => out.push(StatusEvent {
             kind: EventKind::Normal,
-            reason: TEST_COMPLETED_EVENT,
+            reason: reason::TEST_COMPLETED,
             message: message(new, TEST_COMPLETED),
         }),
         Phase::Failed => out.push(StatusEvent {

@@ -4,11 +4,6 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerState, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-/// Ready reason when the master Job failed.
-pub const MASTER_FAILED: &str = "MasterFailed";
-/// Ready reason when the workers failed while the master had not finished.
-pub const WORKERS_FAILED: &str = "WorkersFailed";
-
 /// How a Job ended, from its conditions.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum JobOutcome {

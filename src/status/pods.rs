@@ -6,8 +6,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::conditions::reason;
-use super::{PodWarning, elapsed_at_least};
+use super::{elapsed_at_least, reason};
 use crate::builders::Role;
 
 /// Waiting reasons of a container whose image cannot be pulled.
@@ -27,9 +26,6 @@ const CONFIG_REASONS: &[&str] = &[
     "CreateContainerError",
     "RunContainerError",
 ];
-
-/// Event reasons (from Warning events about a pod) that mean a volume cannot be mounted.
-const MOUNT_FAILURE_REASONS: &[&str] = &["FailedMount", "FailedAttachVolume"];
 
 /// What is wrong with a pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -162,17 +158,10 @@ fn with_message(what: String, message: &str) -> String {
 /// cause (the Jobs judge those), being deleted, or still starting normally.
 ///
 /// A pod in ContainerCreating/PodInitializing counts as stuck (a [`ProblemKind::Configuration`]
-/// problem) when a mount-failure warning names it, or when it was scheduled at least
-/// `grace` ago and its sandbox is not ready (`PodReadyToStartContainers` not `True`, which
+/// problem) when it was scheduled at least `grace` ago and its sandbox is not ready (`PodReadyToStartContainers` not `True`, which
 /// is what a missing ConfigMap or Secret volume looks like; a slow image pull has a ready
 /// sandbox and is not flagged).
-pub fn classify(
-    pod: &Pod,
-    role: Role,
-    warnings: &[PodWarning],
-    now: &Time,
-    grace: Duration,
-) -> Option<PodProblem> {
+pub fn classify(pod: &Pod, role: Role, now: &Time, grace: Duration) -> Option<PodProblem> {
     if pod.metadata.deletion_timestamp.is_some() {
         return None;
     }
@@ -235,16 +224,6 @@ pub fn classify(
 
     if pod_phase != Some("Pending") && !creating {
         return None;
-    }
-    if let Some(w) = warnings
-        .iter()
-        .find(|w| w.pod == name && MOUNT_FAILURE_REASONS.contains(&w.reason.as_str()))
-    {
-        let detail = with_message(
-            format!("volumes cannot be mounted ({})", w.reason),
-            &w.message,
-        );
-        return Some(problem(ProblemKind::Configuration, detail, true));
     }
     let scheduled_since = pod_condition(pod, "PodScheduled")
         .filter(|c| c.status == "True")

@@ -7,7 +7,7 @@ use super::conditions::{
 };
 use super::test_support::*;
 use super::*;
-use crate::api::status::{LocustTestStatus, Phase};
+use crate::api::status::{LocustTestStatus, Phase, TestResult};
 
 /// Runs `steps` (time, observation) from an empty status; returns every status.
 fn run(steps: &[(i64, Observed)]) -> Vec<LocustTestStatus> {
@@ -83,10 +83,7 @@ fn phase_is_monotonic() {
         ]
         .map(Some)
     );
-    assert_eq!(
-        cond(&s[2], READY).reason,
-        conditions::reason::RESOURCES_PENDING
-    );
+    assert_eq!(cond(&s[2], READY).reason, reason::RESOURCES_PENDING);
     assert!(cond(&s[2], READY).message.contains("master Service"));
     assert_eq!(s[4], s[5]);
     assert_eq!(s[4], s[6]);
@@ -190,7 +187,7 @@ fn failures() {
             "master exit 1",
             master_exit_1,
             Phase::Failed,
-            MASTER_FAILED,
+            reason::MASTER_FAILED,
             "TestFailed",
             "exited with code 1",
         ),
@@ -198,7 +195,7 @@ fn failures() {
             "all worker indexes failed",
             worker_indexes_failed,
             Phase::Failed,
-            WORKERS_FAILED,
+            reason::WORKERS_FAILED,
             "TestFailed",
             "every worker index failed",
         ),
@@ -206,7 +203,7 @@ fn failures() {
             "worker Job failed",
             worker_job_failed,
             Phase::Failed,
-            WORKERS_FAILED,
+            reason::WORKERS_FAILED,
             "TestFailed",
             "FailedIndexes",
         ),
@@ -214,7 +211,7 @@ fn failures() {
             "worker Job over its shared backoffLimit",
             worker_budget_used_up,
             Phase::Failed,
-            WORKERS_FAILED,
+            reason::WORKERS_FAILED,
             "TestFailed",
             "BackoffLimitExceeded",
         ),
@@ -340,27 +337,6 @@ fn a_pod_still_creating_within_the_grace_period_is_healthy() {
         ),
     )])[0];
     assert_eq!(cond(s, PODS_HEALTHY).status, TRUE);
-}
-
-#[test]
-fn mount_failure_warning_is_a_configuration_error_at_once() {
-    let mut obs = with_pods(
-        vec![],
-        vec![pod("w-0").waiting("ContainerCreating").build()],
-    );
-    obs.pod_warnings = vec![PodWarning {
-        pod: "w-0".into(),
-        reason: "FailedMount".into(),
-        message: "configmap \"tests\" not found".into(),
-    }];
-    let s = &run(&[(1, obs)])[0];
-    let c = cond(s, PODS_HEALTHY);
-    assert_eq!(c.reason, "ConfigurationError");
-    assert!(
-        c.message.contains("configmap \"tests\" not found"),
-        "{}",
-        c.message
-    );
 }
 
 #[test]
@@ -667,13 +643,13 @@ fn events_are_emitted_once_per_transition() {
     master_failed.master_pods = vec![pod("m").terminated(1, "Error").build()];
     let steps = [
         (0, created(), vec![]),
-        (10, running(), vec![events::TEST_STARTED]),
+        (10, running(), vec![reason::TEST_STARTED]),
         (20, running(), vec![]),
-        (30, bad(), vec![events::PODS_UNHEALTHY]),
+        (30, bad(), vec![reason::PODS_UNHEALTHY]),
         (40, bad(), vec![]),
-        (50, crash(), vec![events::PODS_UNHEALTHY]),
+        (50, crash(), vec![reason::PODS_UNHEALTHY]),
         (60, running(), vec![]),
-        (200, master_failed.clone(), vec![events::TEST_FAILED]),
+        (200, master_failed.clone(), vec![reason::TEST_FAILED]),
         (210, master_failed, vec![]),
         (220, created(), vec![]),
     ];
@@ -695,11 +671,11 @@ fn events_are_emitted_once_per_transition() {
     assert_eq!(evs.len(), 2);
     assert_eq!(
         (evs[0].reason, evs[0].kind),
-        (events::TEST_STARTED, EventKind::Normal)
+        (reason::TEST_STARTED, EventKind::Normal)
     );
     assert_eq!(
         (evs[1].reason, evs[1].kind),
-        (events::TEST_COMPLETED_EVENT, EventKind::Normal)
+        (reason::TEST_COMPLETED, EventKind::Normal)
     );
 }
 
@@ -764,7 +740,7 @@ fn a_crash_stays_an_infrastructure_failure() {
     let mut obs = master_exited(137);
     obs.final_result = Some(numbers(300, 0));
     let s = &run(&[(0, created()), (10, all_running()), (60, obs)])[2];
-    assert_eq!(cond(s, READY).reason, MASTER_FAILED);
+    assert_eq!(cond(s, READY).reason, reason::MASTER_FAILED);
 }
 
 fn thresholds() -> crate::api::v2::ThresholdsSpec {

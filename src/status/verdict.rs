@@ -2,18 +2,9 @@
 //! statistics, and why a failed master failed (Locust judged the run failed, the workers
 //! never arrived, or something else). Pure.
 
+use super::reason::{TEST_FAILED, THRESHOLDS_BREACHED, WORKERS_NOT_CONNECTED};
 use crate::api::status::TestResult;
 use crate::api::v2::ThresholdsSpec;
-
-/// Ready reason: the run happened and Locust failed it (failed requests, or a locustfile
-/// setting the exit code).
-pub const TEST_FAILED: &str = "TestFailed";
-/// Ready reason: a `spec.thresholds` limit was broken.
-pub const THRESHOLDS_BREACHED: &str = "ThresholdsBreached";
-/// Ready reason: the master gave up waiting for its workers.
-pub const WORKERS_NOT_CONNECTED: &str = "WorkersNotConnected";
-/// Ready reason: thresholds are set but the final statistics could not be read.
-pub const RESULT_UNAVAILABLE: &str = "ResultUnavailable";
 
 /// Exit code of a Locust process that hit an unhandled exception in a greenlet (a
 /// locustfile bug), not a judgement on the run.
