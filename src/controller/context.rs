@@ -9,6 +9,7 @@ use tracing::warn;
 
 use std::sync::Arc;
 
+use super::error::Error;
 use crate::api::status::LocustTestStatus;
 use crate::api::v2::LocustTest;
 use crate::config::{ControllerConfig, OperatorConfig};
@@ -125,6 +126,16 @@ impl Context {
     /// Whether this replica may write right now.
     pub fn is_leader(&self) -> bool {
         *self.leader.borrow()
+    }
+
+    /// The client, for a write: only while this replica leads (checked at every write, as
+    /// leadership can end in the middle of a reconcile), else [`Error::NotLeader`].
+    pub fn writer(&self) -> Result<&Client, Error> {
+        if self.is_leader() {
+            Ok(&self.client)
+        } else {
+            Err(Error::NotLeader)
+        }
     }
 
     /// Publishes an event about `test`. A failed publish is logged, never fatal.

@@ -24,6 +24,10 @@ pub enum Error {
     /// The LocustTest lacks a name or namespace (the API server always sets them).
     #[error("the LocustTest has no {0}")]
     MissingMetadata(&'static str),
+    /// This replica stopped leading before a write: the new leader takes over. Not a
+    /// failure; the reconcile stops without writing.
+    #[error("this replica no longer leads; the write was not made")]
+    NotLeader,
 }
 
 impl Error {
@@ -33,6 +37,7 @@ impl Error {
             Error::Kube { .. } => "KubeError",
             Error::Serialize { .. } => "SerializeError",
             Error::MissingMetadata(_) => "MissingMetadata",
+            Error::NotLeader => "NotLeader",
         }
     }
 

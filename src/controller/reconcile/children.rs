@@ -1,0 +1,144 @@
+//! Stage 2: the children. Observe them, adopt what the Go operator created, and for an
+//! unfinished test create what is missing: dereference (ConfigMaps exist) → build (pure)
+//! → create.
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use tracing::{info, warn};
+
+use super::start::Started;
+use super::{Blocked, RETRY_LATER, Run};
+use crate::builders::{self, Children};
+use crate::controller::adopt;
+use crate::controller::children::{self, CreateOutcome, Existing};
+use crate::controller::error::Error;
+use crate::controller::references;
+use crate::status::{conditions, reason};
+
+impl Run<'_> {
+    /// The children as they are; nothing for a finished test, whose children are never
+    /// looked at again (nor recreated): its status is final but for SpecDrifted.
+    pub(super) async fn observe(&self) -> Result<Existing, Error> {
+        if self.phase.is_terminal() {
+            return Ok(Existing::default());
+        }
+        let (ns, name, uid) = (&self.ns, &self.name, &self.uid);
+        match self.ctx.caches.for_namespace(ns).filter(|c| c.is_ready()) {
+            Some(stores) => Ok(children::observe_cached(&stores, ns, name, uid)),
+            None => children::observe(&self.ctx.client, ns, name, uid).await,
+        }
+    }
+
+    /// Adopts the Go operator's children of an unfinished test, records the spec of a test
+    /// it started (it is this operator's from now on) and drops its finalizer.
+    pub(super) async fn adopt(
+        &self,
+        started: &mut Started,
+        existing: &mut Existing,
+    ) -> Result<(), Error> {
+        if !self.phase.is_terminal() {
+            let client = self.ctx.writer()?;
+            let adopted =
+                adopt::adopt_children(client, &self.ns, self.test, started.go_started, existing)
+                    .await?;
+            if !adopted.is_empty() {
+                info!(children = ?adopted, "adopted children the Go operator created");
+                let note = format!(
+                    "Adopted {} (created by the Go operator)",
+                    adopted.join(", ")
+                );
+                self.ctx
+                    .event(self.test, false, reason::ADOPTED, note)
+                    .await;
+            }
+        }
+        // The finalizer goes from the object the spec write returns, when there is one.
+        let written = if started.go_started && !started.recorded {
+            Some(self.record_spec(started).await?)
+        } else {
+            None
+        };
+        let test = written.as_ref().unwrap_or(self.test);
+        if adopt::remove_go_finalizer(self.ctx.writer()?, test).await? {
+            info!("removed the Go operator's finalizer");
+        }
+        Ok(())
+    }
+
+    /// Every ConfigMap the test references exists.
+    pub(super) async fn dereference(&self, started: &Started) -> Result<(), super::Stop> {
+        let api: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        let missing =
+            references::first_missing_config_map(&api, &self.ctx.config_maps, &started.test.spec)
+                .await?;
+        match missing {
+            None => Ok(()),
+            Some((field, cm)) => Err(Blocked {
+                reason: reason::CONFIG_MAP_MISSING,
+                message: format!(
+                    "ConfigMap {cm:?} ({field}) does not exist in namespace {}: create it; \
+                     the test starts once it exists",
+                    self.ns
+                ),
+                retry: Some(RETRY_LATER),
+            }
+            .into()),
+        }
+    }
+
+    /// The desired children (pure).
+    pub(super) fn build(&self, started: &Started) -> Result<Children, Blocked> {
+        builders::build(&started.test, &self.ctx.config).map_err(|e| Blocked {
+            reason: reason::INVALID_SPEC,
+            message: format!("the test cannot be built: {e}"),
+            retry: None,
+        })
+    }
+
+    /// Records the spec (first start), then creates the missing children and says so in
+    /// an event: created on the first start, recreated after someone deleted them.
+    pub(super) async fn create_missing(
+        &self,
+        started: &mut Started,
+        desired: Children,
+        existing: &mut Existing,
+    ) -> Result<(), super::Stop> {
+        if !started.recorded {
+            self.record_spec(started).await?;
+        }
+        // The status carries TestCompleted once the children existed together; before
+        // that (first start, or a crash between creates) nothing is a recreation.
+        let created_before =
+            conditions::find(&self.previous.conditions, conditions::TEST_COMPLETED).is_some();
+        let client = self.ctx.writer()?;
+        match children::create_missing(client, &self.ns, desired, existing).await? {
+            CreateOutcome::Created(created) if created.is_empty() => {}
+            CreateOutcome::Created(created) if !created_before => {
+                info!(children = ?created, "created the test's children");
+                let note = format!("Created {}", created.join(", "));
+                (self.ctx)
+                    .event(self.test, false, reason::RESOURCES_CREATED, note)
+                    .await;
+            }
+            CreateOutcome::Created(created) => {
+                warn!(children = ?created, "recreated children deleted by someone else");
+                let note = format!(
+                    "Recreated {} (deleted while the test was running)",
+                    created.join(", ")
+                );
+                (self.ctx)
+                    .event(self.test, true, reason::CHILD_RECREATED, note)
+                    .await;
+            }
+            CreateOutcome::Rejected { child, message } => {
+                return Err(Blocked {
+                    reason: reason::CREATE_FAILED,
+                    message: format!("the API server refused to create {child}: {message}"),
+                    retry: Some(RETRY_LATER),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
