@@ -15,6 +15,8 @@
 mod children;
 mod finish;
 mod start;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
