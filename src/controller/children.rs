@@ -230,22 +230,19 @@ pub async fn create_missing(
             existing.service.is_none(),
             &services,
             &params,
-            (&desired.service, Role::Master),
-            &service_label
+            (&desired.service, Role::Master)
         ),
         create_if(
             existing.master_job.is_none(),
             &jobs,
             &params,
-            (&desired.master_job, Role::Master),
-            &master_label
+            (&desired.master_job, Role::Master)
         ),
         create_if(
             existing.worker_job.is_none(),
             &jobs,
             &params,
-            (&desired.worker_job, Role::Worker),
-            &worker_label
+            (&desired.worker_job, Role::Worker)
         ),
     );
     let mut created = Vec::new();
@@ -262,8 +259,21 @@ pub async fn create_missing(
     Ok(CreateOutcome::Created(created))
 }
 
-/// What [`create`] answered for one child, if it was missing.
-type Attempt<K> = Option<Result<Result<(K, bool), CreateOutcome>, Error>>;
+/// What one child's create came to.
+enum Attempt<K> {
+    /// The child existed: nothing was sent.
+    Skipped,
+    /// This call created it.
+    Created(K),
+    /// It existed already (409: another reconcile, or a cache a moment behind): the
+    /// object as it is.
+    Found(K),
+    /// The API server refused it (quota, admission, invalid): the user must act.
+    Refused {
+        /// The API server's message.
+        message: String,
+    },
+}
 
 /// [`create`] when `missing`.
 async fn create_if<K>(
@@ -271,39 +281,40 @@ async fn create_if<K>(
     api: &Api<K>,
     params: &PostParams,
     obj: (&K, Role),
-    label: &str,
-) -> Attempt<K>
+) -> Result<Attempt<K>, Error>
 where
     K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     if missing {
-        Some(create(api, params, obj, label).await)
+        create(api, params, obj).await
     } else {
-        None
+        Ok(Attempt::Skipped)
     }
 }
 
 /// Files one child's attempt: the object into `slot`, its label into `created` when this
 /// call made it; a refusal is handed back.
 fn settle<K>(
-    attempt: Attempt<K>,
+    attempt: Result<Attempt<K>, Error>,
     slot: &mut Option<K>,
     label: String,
     created: &mut Vec<String>,
 ) -> Result<Option<CreateOutcome>, Error> {
-    match attempt {
-        None => Ok(None),
-        Some(result) => match result? {
-            Ok((obj, made)) => {
-                *slot = Some(obj);
-                if made {
-                    created.push(label);
-                }
-                Ok(None)
-            }
-            Err(rejected) => Ok(Some(rejected)),
-        },
+    match attempt? {
+        Attempt::Skipped => {}
+        Attempt::Created(obj) => {
+            *slot = Some(obj);
+            created.push(label);
+        }
+        Attempt::Found(obj) => *slot = Some(obj),
+        Attempt::Refused { message } => {
+            return Ok(Some(CreateOutcome::Rejected {
+                child: label,
+                message,
+            }));
+        }
     }
+    Ok(None)
 }
 
 /// POSTs `obj` (the child of `role`); on 409 reads the existing one (`false`: not created
@@ -314,13 +325,12 @@ async fn create<K>(
     api: &Api<K>,
     params: &PostParams,
     (obj, role): (&K, Role),
-    label: &str,
-) -> Result<Result<(K, bool), CreateOutcome>, Error>
+) -> Result<Attempt<K>, Error>
 where
     K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     match api.create(params, obj).await {
-        Ok(created) => Ok(Ok((created, true))),
+        Ok(created) => Ok(Attempt::Created(created)),
         Err(kube::Error::Api(status)) if status.code == 409 => {
             let existing = api
                 .get(&obj.name_any())
@@ -338,17 +348,16 @@ where
                 existing.labels().get(K8S_MANAGED_BY).map(String::as_str) != Some(MANAGER);
             if unlabelled && super::adopt::controlled_by(existing.meta(), owner) {
                 let adopted = super::adopt::relabel(api, &existing, role).await?;
-                return Ok(Ok((adopted, false)));
+                return Ok(Attempt::Found(adopted));
             }
-            Ok(Ok((existing, false)))
+            Ok(Attempt::Found(existing))
         }
         Err(kube::Error::Api(status))
             if (400..500).contains(&status.code) && status.code != 429 =>
         {
-            Ok(Err(CreateOutcome::Rejected {
-                child: label.to_string(),
+            Ok(Attempt::Refused {
                 message: status.message,
-            }))
+            })
         }
         Err(e) => Err(Error::kube("creating a child")(e)),
     }
