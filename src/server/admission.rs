@@ -42,7 +42,7 @@ use kube::core::{DynamicObject, Status};
 use serde_json::{Value, json};
 
 use super::reply::truncate;
-use super::webhook::{Outcome, Reviewer, Verdict};
+use super::webhook::{BadReview, Outcome, Reviewer, Verdict};
 use crate::api::{KIND, v1, v2};
 use crate::controller::APPLIED_SPEC_ANNOTATION;
 use crate::conversion::{V2_SPEC_ANNOTATION, v1_to_v2};
@@ -64,48 +64,6 @@ const MAX_PROBLEMS: usize = 50;
 /// The warning given when the spec of a test that has started is changed.
 pub const SPEC_CHANGE_WARNING: &str = "this LocustTest has already started and its spec change will not be applied: a test never changes once started; to run the new spec, delete the test and create it again";
 
-/// Why a request body cannot be answered with a review (HTTP 400).
-#[derive(Debug, thiserror::Error)]
-pub enum BadReview {
-    /// The body is not JSON, or not shaped like an AdmissionReview.
-    #[error("the body is not an AdmissionReview: {0}")]
-    Decode(String),
-    /// The body is a JSON object of another kind.
-    #[error("kind must be {META_KIND}, got {0:?}")]
-    WrongKind(String),
-    /// The review is not of `admission.k8s.io/v1`.
-    #[error("apiVersion must be {META_API_VERSION_V1}, got {0:?}")]
-    WrongApiVersion(String),
-    /// The review has no `request`.
-    #[error("the AdmissionReview has no request")]
-    MissingRequest,
-    /// The request's uid is empty.
-    #[error("the AdmissionReview request has an empty uid")]
-    EmptyUid,
-}
-
-impl BadReview {
-    /// A stable label for logs: what is wrong, without the body's contents.
-    pub fn label(&self) -> &'static str {
-        match self {
-            BadReview::Decode(_) => "decode",
-            BadReview::WrongKind(_) => "wrong_kind",
-            BadReview::WrongApiVersion(_) => "wrong_api_version",
-            BadReview::MissingRequest => "missing_request",
-            BadReview::EmptyUid => "empty_uid",
-        }
-    }
-}
-
-impl From<BadReview> for Outcome {
-    fn from(bad: BadReview) -> Self {
-        Outcome::BadReview {
-            reason: bad.label(),
-            message: bad.to_string(),
-        }
-    }
-}
-
 /// A request body read as far as it can be answered.
 #[derive(Debug)]
 pub enum Parsed {
@@ -121,37 +79,38 @@ pub enum Parsed {
 /// is not a Kubernetes object still gets an answer, [`Parsed::Undecodable`], since the
 /// request's uid is known. An `oldObject` that is not one is dropped.
 pub fn parse(body: &[u8]) -> Result<Parsed, BadReview> {
-    let mut raw: Value =
-        serde_json::from_slice(body).map_err(|e| BadReview::Decode(truncate(e.to_string())))?;
+    let decode_error = |detail: String| BadReview::Decode {
+        review: META_KIND,
+        detail: truncate(detail),
+    };
+    let mut raw: Value = serde_json::from_slice(body).map_err(|e| decode_error(e.to_string()))?;
     let Some(envelope) = raw.as_object_mut() else {
-        return Err(BadReview::Decode("expected a JSON object".into()));
+        return Err(decode_error("expected a JSON object".into()));
     };
     let text = |key: &str| {
         envelope
             .get(key)
             .and_then(Value::as_str)
-            .map(|s| truncate(s.to_owned()))
+            .unwrap_or_default()
     };
-    match text("kind") {
-        Some(kind) if kind == META_KIND => {}
-        other => return Err(BadReview::WrongKind(other.unwrap_or_default())),
-    }
-    match text("apiVersion") {
-        Some(version) if version == META_API_VERSION_V1 => {}
-        other => return Err(BadReview::WrongApiVersion(other.unwrap_or_default())),
-    }
+    BadReview::check_type(
+        (META_KIND, META_API_VERSION_V1),
+        text("kind"),
+        text("apiVersion"),
+    )?;
     // The objects are decoded on their own, so that a broken object is denied with its
     // field rather than failing the whole review.
     let (object, old_object) = match envelope.get_mut("request").and_then(Value::as_object_mut) {
         Some(request) => (request.remove("object"), request.remove("oldObject")),
         None => (None, None),
     };
-    let review: AdmissionReview<DynamicObject> = decode(raw)
-        .map_err(|e| BadReview::Decode(truncate(format!("{}: {}", e.path, e.message))))?;
-    let mut request: AdmissionRequest<DynamicObject> =
-        review.try_into().map_err(|_| BadReview::MissingRequest)?;
+    let review: AdmissionReview<DynamicObject> =
+        decode(raw).map_err(|e| decode_error(format!("{}: {}", e.path, e.message)))?;
+    let mut request: AdmissionRequest<DynamicObject> = review
+        .try_into()
+        .map_err(|_| BadReview::MissingRequest { review: META_KIND })?;
     if request.uid.is_empty() {
-        return Err(BadReview::EmptyUid);
+        return Err(BadReview::EmptyUid { review: META_KIND });
     }
     request.old_object = old_object
         .filter(|v| !v.is_null())

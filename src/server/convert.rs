@@ -17,7 +17,7 @@ use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionRe
 use serde_json::Value;
 
 use super::reply::truncate;
-use super::webhook::{Outcome, Reviewer, Verdict};
+use super::webhook::{BadReview, Outcome, Reviewer, Verdict};
 use crate::conversion::{ConversionError, convert_object};
 use crate::metrics::Webhook;
 
@@ -26,63 +26,21 @@ const META_KIND: &str = "ConversionReview";
 /// The only review version served (the CRD lists `conversionReviewVersions: [v1]`).
 const META_API_VERSION_V1: &str = "apiextensions.k8s.io/v1";
 
-/// Why a request body cannot be answered with a review (HTTP 400).
-#[derive(Debug, thiserror::Error)]
-pub enum BadReview {
-    /// The body is not JSON, or not shaped like a ConversionReview.
-    #[error("the body is not a ConversionReview: {0}")]
-    Decode(String),
-    /// The body is a JSON object of another kind.
-    #[error("kind must be {META_KIND}, got {0:?}")]
-    WrongKind(String),
-    /// The review is not of `apiextensions.k8s.io/v1`.
-    #[error("apiVersion must be {META_API_VERSION_V1}, got {0:?}")]
-    WrongApiVersion(String),
-    /// The review has no `request`.
-    #[error("the ConversionReview has no request")]
-    MissingRequest,
-    /// The request's uid is empty.
-    #[error("the ConversionReview request has an empty uid")]
-    EmptyUid,
-}
-
-impl BadReview {
-    /// A stable label for logs: what is wrong, without the body's contents.
-    pub fn label(&self) -> &'static str {
-        match self {
-            BadReview::Decode(_) => "decode",
-            BadReview::WrongKind(_) => "wrong_kind",
-            BadReview::WrongApiVersion(_) => "wrong_api_version",
-            BadReview::MissingRequest => "missing_request",
-            BadReview::EmptyUid => "empty_uid",
-        }
-    }
-}
-
-impl From<BadReview> for Outcome {
-    fn from(bad: BadReview) -> Self {
-        Outcome::BadReview {
-            reason: bad.label(),
-            message: bad.to_string(),
-        }
-    }
-}
-
 /// Decodes a request body as a ConversionReview request.
 pub fn parse(body: &[u8]) -> Result<ConversionRequest, BadReview> {
-    let review: ConversionReview =
-        serde_json::from_slice(body).map_err(|e| BadReview::Decode(truncate(e.to_string())))?;
-    if review.types.kind != META_KIND {
-        return Err(BadReview::WrongKind(truncate(review.types.kind)));
-    }
-    if review.types.api_version != META_API_VERSION_V1 {
-        return Err(BadReview::WrongApiVersion(truncate(
-            review.types.api_version,
-        )));
-    }
-    let request = ConversionRequest::from_review(review).map_err(|_| BadReview::MissingRequest)?;
+    let review: ConversionReview = serde_json::from_slice(body).map_err(|e| BadReview::Decode {
+        review: META_KIND,
+        detail: truncate(e.to_string()),
+    })?;
+    BadReview::check_type(
+        (META_KIND, META_API_VERSION_V1),
+        &review.types.kind,
+        &review.types.api_version,
+    )?;
+    let request = ConversionRequest::from_review(review)
+        .map_err(|_| BadReview::MissingRequest { review: META_KIND })?;
     if request.uid.is_empty() {
-        return Err(BadReview::EmptyUid);
+        return Err(BadReview::EmptyUid { review: META_KIND });
     }
     Ok(request)
 }

@@ -57,6 +57,7 @@ mod reply;
 mod router;
 pub mod tls;
 mod webhook;
+pub use webhook::BadReview;
 
 #[cfg(test)]
 mod tests;

@@ -39,6 +39,91 @@ pub(super) trait Reviewer: 'static {
     fn answer(body: Bytes) -> Outcome;
 }
 
+/// Why a request body cannot be answered with a review (HTTP 400), for both webhooks;
+/// `review` is the review's kind (`ConversionReview`, `AdmissionReview`).
+#[derive(Debug, thiserror::Error)]
+pub enum BadReview {
+    /// The body is not JSON, or not shaped like the review.
+    #[error("the body is not a {review}: {detail}")]
+    Decode {
+        /// The review's kind.
+        review: &'static str,
+        /// What the decoder said, cut short.
+        detail: String,
+    },
+    /// The body is a JSON object of another kind.
+    #[error("kind must be {expected}, got {got:?}")]
+    WrongKind {
+        /// The review's kind.
+        expected: &'static str,
+        /// The body's kind, cut short.
+        got: String,
+    },
+    /// The review is not of the one version served.
+    #[error("apiVersion must be {expected}, got {got:?}")]
+    WrongApiVersion {
+        /// The version served.
+        expected: &'static str,
+        /// The body's version, cut short.
+        got: String,
+    },
+    /// The review has no `request`.
+    #[error("the {review} has no request")]
+    MissingRequest {
+        /// The review's kind.
+        review: &'static str,
+    },
+    /// The request's uid is empty.
+    #[error("the {review} request has an empty uid")]
+    EmptyUid {
+        /// The review's kind.
+        review: &'static str,
+    },
+}
+
+impl BadReview {
+    /// A stable label for logs: what is wrong, without the body's contents.
+    pub fn label(&self) -> &'static str {
+        match self {
+            BadReview::Decode { .. } => "decode",
+            BadReview::WrongKind { .. } => "wrong_kind",
+            BadReview::WrongApiVersion { .. } => "wrong_api_version",
+            BadReview::MissingRequest { .. } => "missing_request",
+            BadReview::EmptyUid { .. } => "empty_uid",
+        }
+    }
+
+    /// Checks a review's `kind` and `apiVersion` against the served `(kind, apiVersion)`.
+    pub(super) fn check_type(
+        (kind, api_version): (&'static str, &'static str),
+        got_kind: &str,
+        got_api_version: &str,
+    ) -> Result<(), BadReview> {
+        if got_kind != kind {
+            return Err(BadReview::WrongKind {
+                expected: kind,
+                got: truncate(got_kind.to_owned()),
+            });
+        }
+        if got_api_version != api_version {
+            return Err(BadReview::WrongApiVersion {
+                expected: api_version,
+                got: truncate(got_api_version.to_owned()),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl From<BadReview> for Outcome {
+    fn from(bad: BadReview) -> Self {
+        Outcome::BadReview {
+            reason: bad.label(),
+            message: bad.to_string(),
+        }
+    }
+}
+
 /// What a [`Reviewer`] made of a body: the answer, typed for the `result` label.
 #[derive(Debug)]
 pub(super) enum Outcome {

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use super::v1_object;
 use crate::controller::APPLIED_SPEC_ANNOTATION;
-use crate::server::admission::{BadReview, Parsed, SPEC_CHANGE_WARNING, parse, review};
+use crate::server::BadReview;
+use crate::server::admission::{Parsed, SPEC_CHANGE_WARNING, parse, review};
 
 /// A minimal valid v2 LocustTest.
 pub(super) fn v2_object(name: &str) -> Value {
@@ -334,22 +335,25 @@ fn an_object_that_is_not_a_kubernetes_object_is_denied_naming_the_field() {
 #[test]
 fn malformed_reviews_are_bad_requests() {
     let parse_err = |body: &[u8]| parse(body).expect_err("malformed");
-    assert!(matches!(parse_err(b"{"), BadReview::Decode(_)));
-    assert!(matches!(parse_err(b"[]"), BadReview::Decode(_)));
+    assert!(matches!(parse_err(b"{"), BadReview::Decode { .. }));
+    assert!(matches!(parse_err(b"[]"), BadReview::Decode { .. }));
     let mut body = admission_body("u", "CREATE", Some(v2_object("x")), None);
     body["kind"] = json!("ConversionReview");
     let bytes = serde_json::to_vec(&body).expect("encode");
-    assert!(matches!(parse_err(&bytes), BadReview::WrongKind(_)));
+    assert!(matches!(parse_err(&bytes), BadReview::WrongKind { .. }));
     body["kind"] = json!("AdmissionReview");
     body["apiVersion"] = json!("admission.k8s.io/v1beta1");
     let bytes = serde_json::to_vec(&body).expect("encode");
-    assert!(matches!(parse_err(&bytes), BadReview::WrongApiVersion(_)));
+    assert!(matches!(
+        parse_err(&bytes),
+        BadReview::WrongApiVersion { .. }
+    ));
     body["apiVersion"] = json!("admission.k8s.io/v1");
     body["request"]["uid"] = json!("");
     let bytes = serde_json::to_vec(&body).expect("encode");
-    assert!(matches!(parse_err(&bytes), BadReview::EmptyUid));
+    assert!(matches!(parse_err(&bytes), BadReview::EmptyUid { .. }));
     let bytes = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#;
-    assert!(matches!(parse_err(bytes), BadReview::MissingRequest));
+    assert!(matches!(parse_err(bytes), BadReview::MissingRequest { .. }));
     body["request"]["operation"] = json!("EXPLODE");
     body["request"]["uid"] = json!("x");
     let bytes = serde_json::to_vec(&body).expect("encode");

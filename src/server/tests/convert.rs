@@ -4,7 +4,8 @@ use kube::core::conversion::{ConversionRequest, ConversionReview};
 use serde_json::{Value, json};
 
 use super::{review_body, v1_object};
-use crate::server::convert::{BadReview, parse, review};
+use crate::server::BadReview;
+use crate::server::convert::{parse, review};
 
 fn run(body: &Value) -> ConversionReview {
     let bytes = serde_json::to_vec(body).expect("encode");
@@ -150,7 +151,7 @@ fn empty_uid_is_a_bad_request() {
     let body = review_body("", "locust.io/v2", vec![]);
     assert!(matches!(
         parse_error(body.to_string().as_bytes()),
-        BadReview::EmptyUid
+        BadReview::EmptyUid { .. }
     ));
 }
 
@@ -159,7 +160,7 @@ fn missing_request_is_a_bad_request() {
     let body = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview"});
     assert!(matches!(
         parse_error(body.to_string().as_bytes()),
-        BadReview::MissingRequest
+        BadReview::MissingRequest { .. }
     ));
 }
 
@@ -169,20 +170,20 @@ fn other_kinds_and_versions_are_bad_requests() {
     body["kind"] = json!("AdmissionReview");
     assert!(matches!(
         parse_error(body.to_string().as_bytes()),
-        BadReview::WrongKind(_)
+        BadReview::WrongKind { .. }
     ));
     let mut body = review_body("u", "locust.io/v2", vec![]);
     body["apiVersion"] = json!("apiextensions.k8s.io/v1beta1");
     assert!(matches!(
         parse_error(body.to_string().as_bytes()),
-        BadReview::WrongApiVersion(_)
+        BadReview::WrongApiVersion { .. }
     ));
 }
 
 #[test]
 fn non_json_is_a_bad_request() {
     for body in [&b"not json"[..], b"", b"{\"apiVersion\":", b"[]", b"null"] {
-        assert!(matches!(parse_error(body), BadReview::Decode(_)));
+        assert!(matches!(parse_error(body), BadReview::Decode { .. }));
     }
 }
 
