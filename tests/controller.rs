@@ -576,3 +576,65 @@ async fn a_failed_worker_pod_is_replaced_and_the_others_keep_running() {
     );
     operator.assert_running();
 }
+
+/// A non-native sidecar (Istio's proxy) keeps the master pod Running after Locust exited,
+/// so the master Job never finishes: the test still ends with Locust's exit, and the
+/// held Job is suspended so its pod goes.
+#[tokio::test]
+async fn a_sidecar_holding_the_master_pod_open_does_not_hold_the_test() {
+    let (client, ns, mut operator) = setup("sidecar").await;
+    create(&client, &ns, &long_running("held", 1, "3600")).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let master = eventually("a Running master pod", CHILDREN, || async {
+        let list = pods
+            .list(&ListParams::default().labels("performance-test-pod-name=held-master"))
+            .await
+            .map_err(|e| e.to_string())?;
+        list.items
+            .into_iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .ok_or_else(|| "not yet".to_string())
+    })
+    .await;
+    wait_phase(&client, &ns, "held", Phase::Running, PHASE).await;
+
+    // What the kubelet reports once Locust exited 0 while the proxy runs on.
+    let running = json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}});
+    let exited = json!({"terminated": {"exitCode": 0, "reason": "Completed",
+        "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:05:00Z"}});
+    let status = |name: &str, state: &serde_json::Value, ready: bool| {
+        json!({"name": name, "image": "img", "imageID": "", "ready": ready,
+            "restartCount": 0, "state": state})
+    };
+    pods.patch_status(
+        &master.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {
+            "phase": "Running",
+            "containerStatuses": [
+                status("locust-master", &exited, false),
+                status("istio-proxy", &running, true),
+            ],
+        }})),
+    )
+    .await
+    .expect("report Locust exited");
+
+    let test = wait_phase(&client, &ns, "held", Phase::Succeeded, PHASE).await;
+    let completion = test.status.as_ref().and_then(|s| s.completion_time.clone());
+    assert_eq!(
+        completion.map(|t| t.0.to_string()),
+        Some("2026-01-01T00:05:00Z".to_string()),
+        "ended when Locust exited"
+    );
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    eventually("the held master Job suspended", CHILDREN, || async {
+        let job = jobs.get("held-master").await.map_err(|e| e.to_string())?;
+        match job.spec.as_ref().and_then(|s| s.suspend) {
+            Some(true) => Ok(()),
+            other => Err(format!("suspend {other:?}")),
+        }
+    })
+    .await;
+    operator.assert_running();
+}

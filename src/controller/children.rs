@@ -18,6 +18,7 @@ use serde_json::json;
 use super::context::FIELD_MANAGER;
 use super::error::Error;
 use super::pod_owner::{pod_role, pod_test_name};
+use crate::api::status::Phase;
 use crate::builders::labels::{K8S_MANAGED_BY, MANAGED_BY, MANAGER, TEST_NAME};
 use crate::builders::{Children, Role};
 use crate::naming;
@@ -363,8 +364,28 @@ where
     }
 }
 
-/// Suspends the test's Jobs that are still running, which stops their pods (the Jobs stay
-/// for inspection). Used once the verdict is Failed.
+/// The Jobs to stop when a test ends with `phase`: every Job of a failed test; of a test
+/// that succeeded, those with a pod a sidecar holds open after Locust exited (the Job
+/// would never finish). Returns an [`Existing`] holding only those Jobs.
+pub fn jobs_to_stop(phase: Phase, existing: &Existing) -> Existing {
+    let held = |pods: &[Pod], role: Role| {
+        pods.iter()
+            .any(|p| crate::status::held_open(p, role.container_name()).is_some())
+    };
+    let keep = |job: &Option<Job>, pods: &[Pod], role: Role| match phase {
+        Phase::Failed => job.clone(),
+        Phase::Succeeded => job.clone().filter(|_| held(pods, role)),
+        Phase::Pending | Phase::Running => None,
+    };
+    Existing {
+        master_job: keep(&existing.master_job, &existing.master_pods, Role::Master),
+        worker_job: keep(&existing.worker_job, &existing.worker_pods, Role::Worker),
+        ..Existing::default()
+    }
+}
+
+/// Suspends the Jobs in `existing` that are still running, which stops their pods (the
+/// Jobs stay for inspection). Used once the test ended (see [`jobs_to_stop`]).
 pub async fn stop_pods(client: &Client, ns: &str, existing: &Existing) -> Result<(), Error> {
     let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
     for job in [&existing.master_job, &existing.worker_job]

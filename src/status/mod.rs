@@ -38,6 +38,7 @@ pub use conditions::set_condition;
 pub use derive::derive;
 pub use events::{EventKind, StatusEvent, events};
 pub use observed::{MasterView, Observed, live_changed};
+pub use phase::held_open;
 pub use pods::{PodProblem, ProblemKind};
 
 /// Whether `grace` has passed between `since` and `now`.

@@ -96,9 +96,13 @@ pub(crate) fn decide(
     unhealthy_pods(previous, problems, now, grace).unwrap_or(Verdict::Undecided)
 }
 
-/// The verdict of a finished master Job; `None` while it runs (or does not exist).
+/// The verdict of a finished master Job; `None` while it runs (or does not exist). A
+/// master whose Locust container ended in a pod a sidecar keeps running has finished too.
 fn master_job(previous: &LocustTestStatus, observed: &Observed, expected: i32) -> Option<Verdict> {
-    match phase::job_outcome(observed.master_job.as_ref()?)? {
+    let outcome = phase::job_outcome(observed.master_job.as_ref()?).or_else(|| {
+        phase::held_open_outcome(&observed.master_pods, crate::builders::MASTER_CONTAINER)
+    })?;
+    match outcome {
         phase::JobOutcome::Succeeded { at } => Some(succeeded_master(observed, at)),
         phase::JobOutcome::Failed { why, at } => {
             Some(failed_master(previous, observed, expected, &why, at))

@@ -91,6 +91,48 @@ fn states(pod: &Pod) -> impl Iterator<Item = &ContainerState> {
         .filter_map(|cs| cs.state.as_ref())
 }
 
+/// How the Locust container `container` ended in a pod that another container keeps
+/// Running: a non-native sidecar such as Istio's proxy never exits, so neither the pod nor
+/// its Job ever finishes although Locust has. The container's exit decides, as the Job
+/// would have (`restartPolicy: Never`, so the exit is final). `None` when no such pod.
+pub(crate) fn held_open_outcome(pods: &[Pod], container: &str) -> Option<JobOutcome> {
+    pods.iter().find_map(|pod| {
+        let terminated = held_open(pod, container)?;
+        let at = terminated.finished_at.clone();
+        Some(match terminated.exit_code {
+            0 => JobOutcome::Succeeded { at },
+            code => JobOutcome::Failed {
+                why: format!(
+                    "the {container} container exited with code {code} while another \
+                     container kept its pod running"
+                ),
+                at,
+            },
+        })
+    })
+}
+
+/// The terminated state of `container` in `pod` when the pod is still Running (held
+/// open by another container), else `None`.
+pub fn held_open<'a>(
+    pod: &'a Pod,
+    container: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::ContainerStateTerminated> {
+    let status = pod.status.as_ref()?;
+    if status.phase.as_deref() != Some("Running") || pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    status
+        .container_statuses
+        .as_deref()?
+        .iter()
+        .find(|cs| cs.name == container)?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()
+}
+
 /// The first non-zero exit code of a terminated container among `pods`, with its reason.
 pub(crate) fn failed_exit(pods: &[Pod]) -> Option<(i32, String)> {
     pods.iter()

@@ -171,6 +171,41 @@ impl FakePod {
         self
     }
 
+    /// The pod runs on (a sidecar `istio-proxy` keeps it) while its first container,
+    /// renamed `name`, terminated with `code` at t=`finished`.
+    pub fn held_open(mut self, name: &str, code: i32, finished: i64) -> Self {
+        self.status().phase = Some("Running".into());
+        let c = self.container();
+        c.name = name.into();
+        c.ready = false;
+        c.state = Some(ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: code,
+                reason: Some(if code == 0 { "Completed" } else { "Error" }.into()),
+                started_at: Some(at(5)),
+                finished_at: Some(at(finished)),
+                ..ContainerStateTerminated::default()
+            }),
+            ..ContainerState::default()
+        });
+        let sidecar = ContainerStatus {
+            name: "istio-proxy".into(),
+            ready: true,
+            state: Some(ContainerState {
+                running: Some(ContainerStateRunning {
+                    started_at: Some(at(1)),
+                }),
+                ..ContainerState::default()
+            }),
+            ..ContainerStatus::default()
+        };
+        self.status()
+            .container_statuses
+            .get_or_insert_with(Vec::new)
+            .push(sidecar);
+        self
+    }
+
     /// The container's last run was OOM-killed.
     pub fn last_oom_killed(mut self) -> Self {
         let c = self.container();

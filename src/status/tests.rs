@@ -811,3 +811,50 @@ fn stopped_totals_wait_for_the_end_of_the_master() {
     let s = &run(&[(0, created()), (10, running)])[1];
     assert_eq!(s.result, None, "not settled, and the master is still up");
 }
+
+/// A master Job that never finishes because a non-native sidecar keeps its pod Running.
+fn held_open_master(code: i32) -> Observed {
+    with_pods(
+        vec![
+            pod("demo-master-x")
+                .held_open("locust-master", code, 90)
+                .build(),
+        ],
+        vec![
+            pod("w-0").held_open("locust-worker", 0, 91).build(),
+            pod("w-1").held_open("locust-worker", 0, 91).build(),
+        ],
+    )
+}
+
+#[test]
+fn a_sidecar_holding_the_pod_open_does_not_hold_the_verdict() {
+    let s = run(&[(10, all_running()), (100, held_open_master(0))]);
+    assert_eq!(s[1].phase, Some(Phase::Succeeded));
+    assert_eq!(s[1].completion_time, Some(at(90)), "when Locust exited");
+    assert_eq!(cond(&s[1], TEST_COMPLETED).reason, reason::TEST_SUCCEEDED);
+
+    let s = run(&[(10, all_running()), (100, held_open_master(3))]);
+    assert_eq!(s[1].phase, Some(Phase::Failed));
+    let ready = cond(&s[1], READY);
+    assert_eq!(ready.reason, reason::MASTER_FAILED);
+    assert!(
+        ready.message.contains("exited with code 3")
+            && ready.message.contains("kept its pod running"),
+        "{}",
+        ready.message
+    );
+}
+
+#[test]
+fn only_the_locust_container_ending_counts_not_a_sidecar() {
+    // The sidecar ended, Locust runs on: still running.
+    let mut obs = all_running();
+    obs.master_pods = vec![
+        pod("demo-master-x")
+            .held_open("istio-proxy-init", 0, 20)
+            .build(),
+    ];
+    let s = run(&[(10, all_running()), (30, obs)]);
+    assert_eq!(s[1].phase, Some(Phase::Running));
+}

@@ -46,13 +46,7 @@ impl Run<'_> {
             .snapshot(&self.ns, &self.name, &self.uid)
             .unwrap_or_default();
         let report = snapshot.report.clone();
-        // The Jobs, to suspend those of a test that fails now.
-        let jobs = Existing {
-            master_job: existing.master_job.clone(),
-            worker_job: existing.worker_job.clone(),
-            ..Existing::default()
-        };
-        let observed = self.observed(existing, generation, &started.test, snapshot);
+        let observed = self.observed(existing.clone(), generation, &started.test, snapshot);
         let mut new = status::derive(
             &self.previous,
             &observed,
@@ -71,7 +65,9 @@ impl Run<'_> {
             Some(p) if p.is_terminal() => ctx.pollers.stop(&self.ns, &self.name),
             _ => {}
         }
-        if new.phase == Some(Phase::Failed) && self.phase != Phase::Failed {
+        // A test that ends now: stop its pods (all of a failed test; those a sidecar holds).
+        if let Some(phase) = (new.phase).filter(|p| p.is_terminal() && !self.phase.is_terminal()) {
+            let jobs = children::jobs_to_stop(phase, &existing);
             children::stop_pods(ctx.writer()?, &self.ns, &jobs).await?;
         }
         self.write_status(&new).await?;
