@@ -4,19 +4,26 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use locust_k8s_operator::cli::{Cli, CliError, Command, run_offline};
+use locust_k8s_operator::config::name_the_variable;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Run { leader_elect } => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| CliError::Internal(format!("starting the async runtime: {e}")))
-            .and_then(|rt| rt.block_on(locust_k8s_operator::cli::run::run(*leader_elect)))
+    // A bad setting exits here (code 2) with clap's message, naming flag and variable.
+    let cli = Cli::try_parse().unwrap_or_else(|e| name_the_variable(e, &Cli::command()).exit());
+    let result = match cli.command {
+        Command::Run(args) => args
+            .validate()
+            .map_err(|e| CliError::Input(e.to_string()))
+            .and_then(|config| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| CliError::Internal(format!("starting the async runtime: {e}")))
+                    .and_then(|rt| rt.block_on(locust_k8s_operator::cli::run::run(config)))
+            })
             .map(|()| String::new()),
-        command => run_offline(command),
+        command => run_offline(&command),
     };
     match result {
         Ok(out) => {

@@ -1,5 +1,6 @@
-//! Structured logs: JSON in a cluster, readable text in a terminal. `RUST_LOG` filters
-//! (default `info`). Never log Secret values or whole environment lists.
+//! Structured logs: JSON in a cluster, readable text in a terminal. `RUST_LOG` (a setting
+//! of `run`, validated at start-up) filters, default `info`. Never log Secret values or
+//! whole environment lists.
 
 use std::io::IsTerminal;
 
@@ -7,9 +8,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; `format: None` picks text for a terminal, else JSON.
-pub fn init(format: Option<LogFormat>) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global subscriber with `filter` (`RUST_LOG` syntax; `info` if it does not
+/// parse); `format: None` picks text for a terminal, else JSON.
+pub fn init(format: Option<LogFormat>, filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let format = format.unwrap_or(if std::io::stderr().is_terminal() {
         LogFormat::Text
     } else {

@@ -1,15 +1,19 @@
-//! Settings of the webhook certificates, from the environment (the chart sets them).
+//! Settings of the webhook certificates (`run`; the chart sets them through the
+//! environment).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use clap::builder::EnumValueParser;
 
-use crate::config::{ConfigError, non_empty, parse_bool, parse_number as number};
-use crate::crd::DEFAULT_WEBHOOK_SERVICE;
+use crate::config::parse::{
+    Optional, boolean, dns1123_label, dns1123_subdomain, number, or_default, or_none, path, seconds,
+};
+use crate::config::{ConfigError, PodArgs, parse_vars};
+use crate::crd::{DEFAULT_WEBHOOK_NAMESPACE, DEFAULT_WEBHOOK_SERVICE};
 
 /// Where the webhook's serving certificate comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum WebhookMode {
     /// The operator runs its own CA, keeps the pair in a Secret shared by all replicas,
     /// writes the CA bundle into the CRD and the ValidatingWebhookConfiguration, and renews.
@@ -67,132 +71,150 @@ pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Default HTTPS port.
 pub const DEFAULT_PORT: u16 = 8443;
 
-#[derive(Debug, Deserialize)]
-struct Env {
-    webhook_mode: Option<String>,
-    webhook_secret_name: Option<String>,
-    webhook_service_name: Option<String>,
-    webhook_namespace: Option<String>,
-    pod_namespace: Option<String>,
-    webhook_cert_dir: Option<String>,
-    webhook_config_name: Option<String>,
-    webhook_cert_validity_seconds: Option<String>,
-    webhook_port: Option<String>,
-    webhook_validation_enabled: Option<String>,
-    webhook_check_interval_seconds: Option<String>,
+const WEBHOOKS: &str = "Webhooks and TLS";
+
+/// The webhook settings, as clap parses them from flags or the environment.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = WEBHOOKS)]
+pub struct WebhookArgs {
+    /// Where the webhooks' serving certificate comes from.
+    #[arg(
+        long,
+        env = "WEBHOOK_MODE",
+        value_name = "MODE",
+        default_value = "self-signed",
+        value_parser = or_default(EnumValueParser::<WebhookMode>::new()),
+    )]
+    pub webhook_mode: WebhookMode,
+    /// HTTPS port of the webhook server (1 to 65535); in local mode part of the registered
+    /// URLs.
+    #[arg(
+        long,
+        env = "WEBHOOK_PORT",
+        value_name = "PORT",
+        default_value_t = DEFAULT_PORT,
+        value_parser = or_default(number::<u16>(1, 65_535)),
+    )]
+    pub webhook_port: u16,
+    /// Namespace of the webhook's Secret and Service (a namespace name). Unset or empty:
+    /// POD_NAMESPACE, else locust-k8s-operator-system.
+    #[arg(
+        long,
+        env = "WEBHOOK_NAMESPACE",
+        value_name = "NAMESPACE",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = or_none(dns1123_label),
+    )]
+    pub webhook_namespace: Optional<String>,
+    /// The webhook Service (a Service name); its DNS names go into the certificate.
+    #[arg(
+        long,
+        env = "WEBHOOK_SERVICE_NAME",
+        value_name = "NAME",
+        default_value = DEFAULT_WEBHOOK_SERVICE,
+        value_parser = or_default(dns1123_label),
+    )]
+    pub webhook_service_name: String,
+    /// The Secret holding the CA, certificate and key (self-signed mode; an object name).
+    #[arg(
+        long,
+        env = "WEBHOOK_SECRET_NAME",
+        value_name = "NAME",
+        default_value = DEFAULT_SECRET_NAME,
+        value_parser = or_default(dns1123_subdomain),
+    )]
+    pub webhook_secret_name: String,
+    /// The ValidatingWebhookConfiguration whose caBundle is kept current (self-signed mode)
+    /// or which is registered (local mode); an object name.
+    #[arg(
+        long,
+        env = "WEBHOOK_CONFIG_NAME",
+        value_name = "NAME",
+        default_value = DEFAULT_WEBHOOK_CONFIG_NAME,
+        value_parser = or_default(dns1123_subdomain),
+    )]
+    pub webhook_config_name: String,
+    /// Directory of tls.crt and tls.key: written there (self-signed, local) or read from
+    /// there (files).
+    #[arg(
+        long,
+        env = "WEBHOOK_CERT_DIR",
+        value_name = "DIR",
+        default_value = DEFAULT_CERT_DIR,
+        value_parser = or_default(path),
+    )]
+    pub webhook_cert_dir: PathBuf,
+    /// Lifetime of the serving certificate in seconds (3 to 315360000, ten years; default
+    /// one year); the CA lives ten times as long. Renewed when a third is left.
+    #[arg(
+        long,
+        env = "WEBHOOK_CERT_VALIDITY_SECONDS",
+        value_name = "SECONDS",
+        default_value = "31536000",
+        value_parser = or_default(seconds(3, MAX_VALIDITY_SECONDS)),
+    )]
+    pub webhook_cert_validity_seconds: Duration,
+    /// In local mode, also register the ValidatingWebhookConfiguration (true or false).
+    #[arg(
+        long,
+        env = "WEBHOOK_VALIDATION_ENABLED",
+        value_name = "BOOL",
+        default_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = or_default(boolean),
+    )]
+    pub webhook_validation_enabled: bool,
+    /// Seconds (1 to 3600) between checks of the Secret, the registrations and (files mode)
+    /// the files. Unset or empty: a tenth of the validity, from 1 to 30 seconds.
+    #[arg(
+        long,
+        env = "WEBHOOK_CHECK_INTERVAL_SECONDS",
+        value_name = "SECONDS",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = or_none(seconds(1, 3600)),
+    )]
+    pub webhook_check_interval_seconds: Optional<Duration>,
 }
 
-fn invalid(var: &str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        var: var.into(),
-        value: value.into(),
-        reason: reason.into(),
-    }
-}
-
-/// A DNS-1123 label (Service, Secret and namespace names are checked against it).
-fn check_name(var: &str, value: &str, max: usize) -> Result<(), ConfigError> {
-    let ok = !value.is_empty()
-        && value.len() <= max
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && value.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && value.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            var,
-            value,
-            format!(
-                "expected a Kubernetes name: lower-case letters, digits, '-' or '.', \
-                 at most {max} characters, starting and ending alphanumeric"
-            ),
-        ))
-    }
-}
+/// Longest serving-certificate validity: ten years.
+const MAX_VALIDITY_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
 impl CertsConfig {
-    /// Reads and validates the settings from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars())
+    /// The validated settings, with the defaults that depend on other settings filled in.
+    pub fn new(args: WebhookArgs, pod: &PodArgs) -> Self {
+        let namespace = args
+            .webhook_namespace
+            .0
+            .or_else(|| pod.pod_namespace.0.clone())
+            .unwrap_or_else(|| DEFAULT_WEBHOOK_NAMESPACE.to_string());
+        let validity = args.webhook_cert_validity_seconds;
+        Self {
+            mode: args.webhook_mode,
+            secret_name: args.webhook_secret_name,
+            service_name: args.webhook_service_name,
+            namespace,
+            cert_dir: args.webhook_cert_dir,
+            webhook_config_name: args.webhook_config_name,
+            validity,
+            port: args.webhook_port,
+            register_validation: args.webhook_validation_enabled,
+            check_interval: args
+                .webhook_check_interval_seconds
+                .0
+                .unwrap_or_else(|| default_check_interval(validity)),
+        }
     }
 
-    /// Reads and validates the settings from the given variables.
+    /// Parses and validates the settings from the given environment variables only, as
+    /// `run` reads them (the process environment is not looked at); other variables are
+    /// ignored.
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let env: Env = envy::from_iter(vars).map_err(|e| ConfigError::Parse(e.to_string()))?;
-        let mode = match non_empty(env.webhook_mode).as_deref() {
-            None | Some("self-signed") => WebhookMode::SelfSigned,
-            Some("files") => WebhookMode::Files,
-            Some("local") => WebhookMode::Local,
-            Some("disabled") => WebhookMode::Disabled,
-            Some(other) => {
-                return Err(invalid(
-                    "WEBHOOK_MODE",
-                    other,
-                    "expected self-signed, files, local or disabled",
-                ));
-            }
-        };
-        let secret_name =
-            non_empty(env.webhook_secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into());
-        check_name("WEBHOOK_SECRET_NAME", &secret_name, 253)?;
-        let service_name =
-            non_empty(env.webhook_service_name).unwrap_or_else(|| DEFAULT_WEBHOOK_SERVICE.into());
-        check_name("WEBHOOK_SERVICE_NAME", &service_name, 63)?;
-        let (namespace_var, namespace) = match non_empty(env.webhook_namespace) {
-            Some(ns) => ("WEBHOOK_NAMESPACE", ns),
-            None => match non_empty(env.pod_namespace) {
-                Some(ns) => ("POD_NAMESPACE", ns),
-                None => (
-                    "WEBHOOK_NAMESPACE",
-                    crate::crd::DEFAULT_WEBHOOK_NAMESPACE.to_string(),
-                ),
-            },
-        };
-        check_name(namespace_var, &namespace, 63)?;
-        let cert_dir = PathBuf::from(
-            non_empty(env.webhook_cert_dir).unwrap_or_else(|| DEFAULT_CERT_DIR.into()),
-        );
-        let webhook_config_name = non_empty(env.webhook_config_name)
-            .unwrap_or_else(|| DEFAULT_WEBHOOK_CONFIG_NAME.into());
-        check_name("WEBHOOK_CONFIG_NAME", &webhook_config_name, 253)?;
-        let validity = match non_empty(env.webhook_cert_validity_seconds) {
-            None => DEFAULT_VALIDITY,
-            Some(v) => Duration::from_secs(number(
-                "WEBHOOK_CERT_VALIDITY_SECONDS",
-                &v,
-                3,
-                10 * 365 * 24 * 3600,
-            )?),
-        };
-        let port = match non_empty(env.webhook_port) {
-            None => DEFAULT_PORT,
-            Some(v) => number("WEBHOOK_PORT", &v, 1, 65_535)? as u16,
-        };
-        let register_validation = match non_empty(env.webhook_validation_enabled) {
-            None => true,
-            Some(v) => parse_bool("WEBHOOK_VALIDATION_ENABLED", &v)?,
-        };
-        let check_interval = match non_empty(env.webhook_check_interval_seconds) {
-            None => default_check_interval(validity),
-            Some(v) => Duration::from_secs(number("WEBHOOK_CHECK_INTERVAL_SECONDS", &v, 1, 3600)?),
-        };
-        Ok(Self {
-            mode,
-            secret_name,
-            service_name,
-            namespace,
-            cert_dir,
-            webhook_config_name,
-            validity,
-            port,
-            register_validation,
-            check_interval,
-        })
+        let vars: Vec<_> = vars.into_iter().collect();
+        Ok(Self::new(parse_vars(&vars)?, &parse_vars(&vars)?))
     }
 
     /// The certificate file (`<cert_dir>/tls.crt`).
@@ -271,5 +293,23 @@ mod tests {
         }
         let err = CertsConfig::from_vars(vars(&[("POD_NAMESPACE", "A")])).expect_err("ns");
         assert!(err.to_string().contains("POD_NAMESPACE"), "{err}");
+    }
+
+    #[test]
+    fn empty_values_are_the_defaults() {
+        let c = CertsConfig::from_vars(vars(&[
+            ("WEBHOOK_MODE", ""),
+            ("WEBHOOK_PORT", " "),
+            ("WEBHOOK_NAMESPACE", ""),
+            ("POD_NAMESPACE", "ops"),
+            ("WEBHOOK_CERT_DIR", ""),
+            ("WEBHOOK_CHECK_INTERVAL_SECONDS", ""),
+        ]))
+        .expect("valid");
+        assert_eq!(c.mode, WebhookMode::SelfSigned);
+        assert_eq!(c.port, DEFAULT_PORT);
+        assert_eq!(c.namespace, "ops");
+        assert_eq!(c.cert_dir, PathBuf::from(DEFAULT_CERT_DIR));
+        assert_eq!(c.check_interval, Duration::from_secs(30));
     }
 }

@@ -34,7 +34,7 @@ pub mod files;
 pub mod generate;
 pub mod k8s;
 
-pub use config::{CertsConfig, WebhookMode};
+pub use config::{CertsConfig, WebhookArgs, WebhookMode};
 use generate::{Material, Plan, Subject};
 use k8s::{Registrar, Registration, SecretStore};
 

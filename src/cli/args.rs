@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use super::CliError;
+use crate::certs::{CertsConfig, WebhookArgs};
+use crate::config::{
+    ConfigError, ControllerArgs, ControllerConfig, OperatorArgs, OperatorConfig, PodArgs,
+};
 
 /// Runs distributed Locust load tests from LocustTest resources, and renders, converts and
 /// validates them offline.
@@ -28,6 +32,9 @@ pub enum Command {
         /// The LocustTest manifest; `-` reads standard input.
         #[arg(short = 'f', long = "filename", value_name = "FILE")]
         file: PathBuf,
+        /// The defaults of the Locust pods, as `run` takes them.
+        #[command(flatten)]
+        pods: Box<OperatorArgs>,
     },
     /// Convert a LocustTest between locust.io/v1 and locust.io/v2.
     Convert {
@@ -45,12 +52,64 @@ pub enum Command {
         file: PathBuf,
     },
     /// Run the operator (the container's default command).
-    Run {
-        /// Compete for the leader-election Lease so several replicas can run; turn off
-        /// with `--leader-elect=false` for a single local process.
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-        leader_elect: bool,
-    },
+    ///
+    /// Every setting is a flag and an environment variable (the chart and the OLM bundle set
+    /// the variables); a flag wins over its variable. Values are trimmed and an empty
+    /// variable counts as unset, except the Locust pods' quantities, where empty means no
+    /// such request or limit. An invalid value stops the operator, naming the variable.
+    Run(Box<RunArgs>),
+}
+
+/// The arguments of `run`: every setting of the operator.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The controller's settings.
+    #[command(flatten)]
+    pub controller: ControllerArgs,
+    /// Compete for the leader-election Lease so several replicas can run; turn off
+    /// with `--leader-elect=false` for a single local process.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        help_heading = "Leader election",
+    )]
+    pub leader_elect: bool,
+    /// The pod's name and namespace.
+    #[command(flatten)]
+    pub pod: PodArgs,
+    /// The defaults of the Locust pods.
+    #[command(flatten)]
+    pub pods: OperatorArgs,
+    /// The webhooks' settings.
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// The validated configuration of `run`.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Whether to compete for the leader-election Lease.
+    pub leader_elect: bool,
+    /// The controller's settings.
+    pub controller: ControllerConfig,
+    /// The defaults of the Locust pods.
+    pub pods: OperatorConfig,
+    /// The webhook certificates' settings.
+    pub certs: CertsConfig,
+}
+
+impl RunArgs {
+    /// The validated configuration: the checks that span several settings.
+    pub fn validate(self) -> Result<RunConfig, ConfigError> {
+        Ok(RunConfig {
+            leader_elect: self.leader_elect,
+            controller: ControllerConfig::new(self.controller, &self.pod)?,
+            pods: OperatorConfig::from(self.pods),
+            certs: CertsConfig::new(self.webhooks, &self.pod),
+        })
+    }
 }
 
 /// A LocustTest API version.

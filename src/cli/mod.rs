@@ -7,9 +7,11 @@ mod args;
 mod offline;
 pub mod run;
 
-pub use args::{Cli, Command, TargetVersion};
+pub use args::{Cli, Command, RunArgs, RunConfig, TargetVersion};
 
 use std::process::ExitCode;
+
+use crate::config::OperatorConfig;
 
 /// A CLI failure: the message for stderr and the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +38,12 @@ impl CliError {
 pub fn run_offline(command: &Command) -> Result<String, CliError> {
     match command {
         Command::Crd => offline::crd(),
-        Command::Render { file } => offline::render(&args::read_input(file)?),
+        Command::Render { file, pods } => offline::render(
+            &args::read_input(file)?,
+            OperatorConfig::from((**pods).clone()),
+        ),
         Command::Convert { file, to } => offline::convert(&args::read_input(file)?, *to),
         Command::Validate { file } => offline::validate(&args::read_input(file)?),
-        Command::Run { .. } => Err(CliError::Internal("`run` is not an offline command".into())),
+        Command::Run(_) => Err(CliError::Internal("`run` is not an offline command".into())),
     }
 }

@@ -13,8 +13,7 @@ pub(super) fn crd() -> Result<String, CliError> {
     crd_gen::crd_yaml().map_err(|e| CliError::Internal(e.to_string()))
 }
 
-pub(super) fn render(text: &str) -> Result<String, CliError> {
-    let config = OperatorConfig::from_env().map_err(|e| CliError::Input(e.to_string()))?;
+pub(super) fn render(text: &str, config: OperatorConfig) -> Result<String, CliError> {
     let mut objects = Vec::new();
     for test in valid_v2_tests(text)? {
         let children = builders::build(&test, &config)

@@ -1,8 +1,9 @@
 //! `locust-k8s-operator run`: the operator, in a pod or from a terminal with `$KUBECONFIG`.
 //!
-//! Wiring only: configuration → client → metrics and probes (plain HTTP) → webhook
-//! certificates and the HTTPS server (every replica serves it) → the look for a running Go
-//! operator → leader election → the controller while leading and no Go operator runs.
+//! Wiring only: configuration (parsed and validated before, see [`super::RunArgs`]) →
+//! client → metrics and probes (plain HTTP) → webhook certificates and the HTTPS server
+//! (every replica serves it) → the look for a running Go operator → leader election → the
+//! controller while leading and no Go operator runs.
 
 use std::sync::Arc;
 
@@ -11,9 +12,9 @@ use futures::future::Shared;
 use kube::Client;
 use tracing::{error, info};
 
-use super::CliError;
+use super::{CliError, RunConfig};
 use crate::certs::{self, CertsConfig, Reloader, WebhookMode};
-use crate::config::{ControllerConfig, OperatorConfig};
+use crate::config::ControllerConfig;
 use crate::controller::{self, Context};
 use crate::go_operator::check as go_check;
 use crate::leader;
@@ -22,13 +23,16 @@ use crate::server::{self, ServerConfig, ServerState};
 
 type Stop = Shared<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>;
 
-/// Runs the operator until SIGTERM or Ctrl-C.
-pub async fn run(leader_elect: bool) -> Result<(), CliError> {
+/// Runs the operator with the validated configuration until SIGTERM or Ctrl-C.
+pub async fn run(run_config: RunConfig) -> Result<(), CliError> {
     let input = |e: &dyn std::fmt::Display| CliError::Input(e.to_string());
-    let settings = ControllerConfig::from_env().map_err(|e| input(&e))?;
-    let config = OperatorConfig::from_env().map_err(|e| input(&e))?;
-    let certs_config = CertsConfig::from_env().map_err(|e| input(&e))?;
-    crate::telemetry::init(settings.log_format);
+    let RunConfig {
+        leader_elect,
+        controller: settings,
+        pods: config,
+        certs: certs_config,
+    } = run_config;
+    crate::telemetry::init(settings.log_format, &settings.log_filter);
     server::tls::install_default_crypto_provider();
     let client = client(&settings).await?;
     let stop: Stop = (Box::pin(shutdown_signal())

@@ -1,18 +1,193 @@
-//! Settings of the running controller (`locust-k8s-operator run`), from the environment.
+//! Settings of the running controller (`locust-k8s-operator run`).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::Deserialize;
+use clap::builder::EnumValueParser;
 
-use super::{ConfigError, parse_number};
+use super::parse::{
+    Optional, dns1123_label, dns1123_subdomain, log_filter, master_url_template, number,
+    or_default, or_none, seconds, socket_addr,
+};
+use super::pod::PodArgs;
+use super::{ConfigError, parse_vars};
+
+const CONTROLLER: &str = "Controller";
+const API: &str = "Kubernetes API client";
+const LEADER: &str = "Leader election";
+const LOCUST: &str = "Locust master API";
+const HEALTH: &str = "Probes and metrics";
+const LOGGING: &str = "Logging";
 
 /// How logs are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// One JSON object per line (in a cluster).
     Json,
     /// Human-readable lines (in a terminal).
     Text,
+}
+
+/// The controller's settings, as clap parses them from flags or the environment.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = CONTROLLER)]
+pub struct ControllerArgs {
+    /// Namespaces to watch, comma-separated (namespace names); unset or empty: every
+    /// namespace.
+    #[arg(
+        long,
+        env = "WATCH_NAMESPACES",
+        value_name = "NAMESPACE,...",
+        value_delimiter = ',',
+        value_parser = or_none(dns1123_label),
+    )]
+    pub watch_namespaces: Vec<Optional<String>>,
+    /// Most reconciles running at once (1 to 1024).
+    #[arg(
+        long,
+        env = "RECONCILE_CONCURRENCY",
+        value_name = "COUNT",
+        default_value_t = 16,
+        value_parser = or_default(number::<u16>(1, 1024)),
+    )]
+    pub reconcile_concurrency: u16,
+    /// Seconds (0 to 86400) pods may be unhealthy (pending, image pull errors,
+    /// unschedulable) before the test fails; tolerates slow node scale-ups.
+    #[arg(
+        long,
+        env = "POD_HEALTH_GRACE_SECONDS",
+        value_name = "SECONDS",
+        default_value = "120",
+        value_parser = or_default(seconds(0, 86_400)),
+    )]
+    pub pod_health_grace_seconds: Duration,
+    /// Seconds (0 to 3600) between looks for a running Go operator (its held Lease; while
+    /// it holds it, nothing is reconciled); 0: never look.
+    #[arg(
+        long,
+        env = "GO_OPERATOR_CHECK_SECONDS",
+        value_name = "SECONDS",
+        default_value = "10",
+        value_parser = or_default(seconds(0, 3600)),
+    )]
+    pub go_operator_check_seconds: Duration,
+
+    /// Client-side limit on requests per second to the API server (1 to 10000, a token
+    /// bucket). Unset or empty: no client-side limit (the API server's Priority and
+    /// Fairness applies; RECONCILE_CONCURRENCY bounds what is in flight).
+    #[arg(
+        long,
+        env = "KUBE_API_QPS",
+        value_name = "PER_SECOND",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = or_none(number::<u64>(1, 10_000)),
+        help_heading = API,
+    )]
+    pub kube_api_qps: Optional<u64>,
+    /// Requests allowed at once above KUBE_API_QPS (1 to 20000; needs KUBE_API_QPS).
+    /// Unset or empty: twice KUBE_API_QPS.
+    #[arg(
+        long,
+        env = "KUBE_API_BURST",
+        value_name = "COUNT",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = or_none(number::<u64>(1, 20_000)),
+        help_heading = API,
+    )]
+    pub kube_api_burst: Optional<u64>,
+
+    /// Namespace of the leader-election Lease (a namespace name). Unset or empty:
+    /// POD_NAMESPACE, else default.
+    #[arg(
+        long,
+        env = "LEADER_ELECTION_NAMESPACE",
+        value_name = "NAMESPACE",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = or_none(dns1123_label),
+        help_heading = LEADER,
+    )]
+    pub leader_election_namespace: Optional<String>,
+    /// Name of the leader-election Lease (an object name).
+    #[arg(
+        long,
+        env = "LEADER_ELECTION_LEASE_NAME",
+        value_name = "NAME",
+        default_value = "locust-k8s-operator",
+        value_parser = or_default(dns1123_subdomain),
+        help_heading = LEADER,
+    )]
+    pub leader_election_lease_name: String,
+    /// Seconds (2 to 600) the Lease is held without renewal before another replica takes
+    /// over.
+    #[arg(
+        long,
+        env = "LEADER_ELECTION_LEASE_SECONDS",
+        value_name = "SECONDS",
+        default_value = "15",
+        value_parser = or_default(seconds(2, 600)),
+        help_heading = LEADER,
+    )]
+    pub leader_election_lease_seconds: Duration,
+
+    /// Base URL of a test's Locust master: http://host:port with the placeholders
+    /// {service} and {namespace} (a fixed URL is allowed; webUI.basePath is appended).
+    #[arg(
+        long,
+        env = "MASTER_URL_TEMPLATE",
+        value_name = "URL",
+        default_value = crate::locust::DEFAULT_MASTER_URL_TEMPLATE,
+        value_parser = or_default(master_url_template),
+        help_heading = LOCUST,
+    )]
+    pub master_url_template: String,
+    /// Seconds (1 to 300) between polls of a running test's master.
+    #[arg(
+        long,
+        env = "LOCUST_POLL_SECONDS",
+        value_name = "SECONDS",
+        default_value = "5",
+        value_parser = or_default(seconds(1, 300)),
+        help_heading = LOCUST,
+    )]
+    pub locust_poll_seconds: Duration,
+
+    /// Address and port of /healthz, /readyz and /metrics (plain HTTP); 0.0.0.0:8081 in a
+    /// pod.
+    #[arg(
+        long,
+        env = "HEALTH_ADDR",
+        value_name = "ADDRESS:PORT",
+        default_value = "127.0.0.1:8081",
+        value_parser = or_default(socket_addr),
+        help_heading = HEALTH,
+    )]
+    pub health_addr: SocketAddr,
+
+    /// Log format. Unset or empty: json, or text when standard error is a terminal.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = or_none(EnumValueParser::<LogFormat>::new()),
+        help_heading = LOGGING,
+    )]
+    pub log_format: Optional<LogFormat>,
+    /// Which logs are written: a tracing filter such as info or
+    /// warn,locust_k8s_operator=debug.
+    #[arg(
+        long,
+        env = "RUST_LOG",
+        value_name = "FILTER",
+        default_value = "info",
+        value_parser = or_default(log_filter),
+        help_heading = LOGGING,
+    )]
+    pub log_filter: String,
 }
 
 /// The validated settings of `locust-k8s-operator run`.
@@ -35,6 +210,8 @@ pub struct ControllerConfig {
     pub identity: String,
     /// Log format; `None` picks JSON unless stderr is a terminal.
     pub log_format: Option<LogFormat>,
+    /// `RUST_LOG`: which logs are written (a validated `tracing` filter).
+    pub log_filter: String,
     /// `KUBE_API_QPS`: the client-side limit on requests per second to the API server
     /// (average), or `None`: no client-side limit (the default; the API server's Priority
     /// and Fairness applies).
@@ -43,7 +220,7 @@ pub struct ControllerConfig {
     /// limit).
     pub kube_api_burst: u64,
     /// Where `/healthz`, `/readyz` and `/metrics` are served over plain HTTP.
-    pub health_addr: std::net::SocketAddr,
+    pub health_addr: SocketAddr,
     /// `MASTER_URL_TEMPLATE`: the Locust master's base URL, `http://host:port` with the
     /// placeholders `{service}` and `{namespace}` (validated at start-up).
     pub master_url_template: String,
@@ -54,176 +231,62 @@ pub struct ControllerConfig {
     pub go_operator_check_interval: Option<Duration>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Env {
-    #[serde(default)]
-    watch_namespaces: String,
-    #[serde(default = "d_concurrency")]
-    reconcile_concurrency: String,
-    #[serde(default = "d_grace")]
-    pod_health_grace_seconds: String,
-    leader_election_namespace: Option<String>,
-    pod_namespace: Option<String>,
-    #[serde(default = "d_lease")]
-    leader_election_lease_name: String,
-    #[serde(default = "d_lease_seconds")]
-    leader_election_lease_seconds: String,
-    pod_name: Option<String>,
-    hostname: Option<String>,
-    log_format: Option<String>,
-    kube_api_qps: Option<String>,
-    kube_api_burst: Option<String>,
-    #[serde(default = "d_health")]
-    health_addr: String,
-    master_url_template: Option<String>,
-    #[serde(default = "d_poll")]
-    locust_poll_seconds: String,
-    #[serde(default = "d_go_check")]
-    go_operator_check_seconds: String,
-}
-
-fn d_go_check() -> String {
-    "10".into()
-}
-
-fn d_poll() -> String {
-    "5".into()
-}
-
-fn d_health() -> String {
-    "127.0.0.1:8081".into()
-}
-
-fn d_concurrency() -> String {
-    "16".into()
-}
-fn d_grace() -> String {
-    "120".into()
-}
-fn d_lease() -> String {
-    "locust-k8s-operator".into()
-}
-fn d_lease_seconds() -> String {
-    "15".into()
-}
-
 impl ControllerConfig {
-    /// Reads and validates the settings from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars())
-    }
-
-    /// Reads and validates the settings from the given variables.
-    pub fn from_vars(
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
-        let env: Env = envy::from_iter(vars).map_err(|e| ConfigError::Parse(e.to_string()))?;
-        let number = parse_number;
-        let reconcile_concurrency =
-            number("RECONCILE_CONCURRENCY", &env.reconcile_concurrency, 1, 1024)? as u16;
-        let grace = number(
-            "POD_HEALTH_GRACE_SECONDS",
-            &env.pod_health_grace_seconds,
-            0,
-            86_400,
-        )?;
-        let lease = number(
-            "LEADER_ELECTION_LEASE_SECONDS",
-            &env.leader_election_lease_seconds,
-            2,
-            600,
-        )?;
-        let set = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
-        let kube_api_qps = set(&env.kube_api_qps)
-            .map(|v| number("KUBE_API_QPS", &v, 1, 10_000))
-            .transpose()?;
-        let kube_api_burst = match (kube_api_qps, set(&env.kube_api_burst)) {
+    /// The validated settings: fills the defaults that depend on other settings and checks
+    /// what clap cannot (a burst needs a rate).
+    pub fn new(args: ControllerArgs, pod: &PodArgs) -> Result<Self, ConfigError> {
+        let kube_api_qps = args.kube_api_qps.0;
+        let kube_api_burst = match (kube_api_qps, args.kube_api_burst.0) {
+            (Some(_), Some(burst)) => burst,
             (Some(qps), None) => qps * 2,
-            (Some(_), Some(v)) => number("KUBE_API_BURST", &v, 1, 20_000)?,
             (None, None) => 0,
-            (None, Some(v)) => {
+            (None, Some(burst)) => {
                 return Err(ConfigError::Invalid {
-                    var: "KUBE_API_BURST".into(),
-                    value: v,
-                    reason: "a burst needs a limit: set KUBE_API_QPS too, or unset \
-                             KUBE_API_BURST for no client-side limit"
+                    var: "KUBE_API_BURST (--kube-api-burst)".into(),
+                    value: burst.to_string(),
+                    reason: "a burst needs a limit: set KUBE_API_QPS (--kube-api-qps) too, or \
+                             unset KUBE_API_BURST for no client-side limit"
                         .into(),
                 });
             }
         };
-        let health_addr = env
-            .health_addr
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::Invalid {
-                var: "HEALTH_ADDR".into(),
-                value: env.health_addr.clone(),
-                reason: "expected an address and port, for example 0.0.0.0:8081".into(),
-            })?;
-        let master_url_template = env
-            .master_url_template
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| crate::locust::DEFAULT_MASTER_URL_TEMPLATE.to_string());
-        crate::locust::master_url(&master_url_template, "sample-master", "sample-ns", None)
-            .map_err(|e| ConfigError::Invalid {
-                var: crate::locust::MASTER_URL_TEMPLATE_ENV.into(),
-                value: master_url_template.clone(),
-                reason: e.to_string(),
-            })?;
-        let poll = number("LOCUST_POLL_SECONDS", &env.locust_poll_seconds, 1, 300)?;
-        let go_check = number(
-            "GO_OPERATOR_CHECK_SECONDS",
-            &env.go_operator_check_seconds,
-            0,
-            3600,
-        )?;
-        let log_format = match env.log_format.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some("json") => Some(LogFormat::Json),
-            Some("text") => Some(LogFormat::Text),
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    var: "LOG_FORMAT".into(),
-                    value: other.into(),
-                    reason: "expected json or text".into(),
-                });
-            }
-        };
-        let watch_namespaces: Vec<String> = env
-            .watch_namespaces
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        let leader_election_namespace = env
+        let leader_election_namespace = args
             .leader_election_namespace
-            .or(env.pod_namespace)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
+            .0
+            .or_else(|| pod.pod_namespace.0.clone())
             .unwrap_or_else(|| "default".into());
-        let identity = env
-            .pod_name
-            .or(env.hostname)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| format!("locust-k8s-operator-{}", std::process::id()));
+        let go_check = args.go_operator_check_seconds;
         Ok(ControllerConfig {
-            watch_namespaces,
-            reconcile_concurrency,
-            pod_health_grace: Duration::from_secs(grace),
+            watch_namespaces: args
+                .watch_namespaces
+                .into_iter()
+                .filter_map(Optional::into_option)
+                .collect(),
+            reconcile_concurrency: args.reconcile_concurrency,
+            pod_health_grace: args.pod_health_grace_seconds,
             leader_election_namespace,
-            lease_name: env.leader_election_lease_name.trim().to_string(),
-            lease_duration: Duration::from_secs(lease),
-            identity,
-            log_format,
+            lease_name: args.leader_election_lease_name,
+            lease_duration: args.leader_election_lease_seconds,
+            identity: pod.identity(),
+            log_format: args.log_format.0,
+            log_filter: args.log_filter,
             kube_api_qps,
             kube_api_burst,
-            health_addr,
-            master_url_template,
-            locust_poll_interval: Duration::from_secs(poll),
-            go_operator_check_interval: (go_check > 0).then(|| Duration::from_secs(go_check)),
+            health_addr: args.health_addr,
+            master_url_template: args.master_url_template,
+            locust_poll_interval: args.locust_poll_seconds,
+            go_operator_check_interval: (!go_check.is_zero()).then_some(go_check),
         })
+    }
+
+    /// Parses and validates the settings from the given environment variables only, as
+    /// `run` reads them (the process environment is not looked at); other variables are
+    /// ignored.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: Vec<_> = vars.into_iter().collect();
+        Self::new(parse_vars(&vars)?, &parse_vars(&vars)?)
     }
 }
 
@@ -245,6 +308,9 @@ mod tests {
         assert!(e.to_string().contains("KUBE_API_QPS"), "{e}");
         let e = ControllerConfig::from_vars(vars(&[("KUBE_API_QPS", "0")])).expect_err("zero");
         assert!(e.to_string().contains("KUBE_API_QPS"), "{e}");
+        let c = ControllerConfig::from_vars(vars(&[("KUBE_API_QPS", ""), ("KUBE_API_BURST", "")]))
+            .expect("empty is unset");
+        assert_eq!((c.kube_api_qps, c.kube_api_burst), (None, 0));
     }
 
     #[test]
@@ -254,9 +320,13 @@ mod tests {
         assert_eq!(c.reconcile_concurrency, 16);
         assert_eq!(c.pod_health_grace, Duration::from_secs(120));
         assert_eq!(c.leader_election_namespace, "default");
+        assert_eq!(c.lease_name, "locust-k8s-operator");
+        assert_eq!(c.lease_duration, Duration::from_secs(15));
         assert_eq!(c.identity, "op-1");
         assert_eq!(c.log_format, None);
+        assert_eq!(c.log_filter, "info");
         assert_eq!(c.kube_api_qps, None);
+        assert_eq!(c.health_addr.to_string(), "127.0.0.1:8081");
         assert_eq!(
             c.master_url_template,
             crate::locust::DEFAULT_MASTER_URL_TEMPLATE
@@ -308,16 +378,54 @@ mod tests {
             ("POD_NAMESPACE", "ops"),
             ("POD_HEALTH_GRACE_SECONDS", "5"),
             ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "warn,locust_k8s_operator=debug"),
         ]))
         .expect("valid");
         assert_eq!(c.watch_namespaces, ["team-a", "team-b"]);
         assert_eq!(c.leader_election_namespace, "ops");
         assert_eq!(c.pod_health_grace, Duration::from_secs(5));
         assert_eq!(c.log_format, Some(LogFormat::Json));
+        assert_eq!(c.log_filter, "warn,locust_k8s_operator=debug");
         let e =
             ControllerConfig::from_vars(vars(&[("RECONCILE_CONCURRENCY", "0")])).expect_err("zero");
         assert!(e.to_string().contains("RECONCILE_CONCURRENCY"), "{e}");
         let e = ControllerConfig::from_vars(vars(&[("LOG_FORMAT", "xml")])).expect_err("xml");
         assert!(e.to_string().contains("LOG_FORMAT"), "{e}");
+    }
+
+    #[test]
+    fn names_and_filters_are_checked() {
+        for (var, bad) in [
+            ("WATCH_NAMESPACES", "team-a,Team_B"),
+            ("LEADER_ELECTION_NAMESPACE", "-ops"),
+            ("LEADER_ELECTION_LEASE_NAME", "My_Lease"),
+            ("LEADER_ELECTION_LEASE_SECONDS", "1"),
+            ("HEALTH_ADDR", "localhost"),
+            ("RUST_LOG", "info,kube=loud"),
+        ] {
+            let e = ControllerConfig::from_vars(vars(&[(var, bad)])).expect_err(bad);
+            assert!(e.to_string().contains(var), "{e}");
+        }
+    }
+
+    #[test]
+    fn empty_values_are_the_defaults() {
+        let c = ControllerConfig::from_vars(vars(&[
+            ("WATCH_NAMESPACES", ""),
+            ("LOG_FORMAT", ""),
+            ("LEADER_ELECTION_NAMESPACE", ""),
+            ("POD_NAMESPACE", "ops"),
+            ("MASTER_URL_TEMPLATE", " "),
+            ("RECONCILE_CONCURRENCY", ""),
+        ]))
+        .expect("valid");
+        assert!(c.watch_namespaces.is_empty());
+        assert_eq!(c.log_format, None);
+        assert_eq!(c.leader_election_namespace, "ops");
+        assert_eq!(
+            c.master_url_template,
+            crate::locust::DEFAULT_MASTER_URL_TEMPLATE
+        );
+        assert_eq!(c.reconcile_concurrency, 16);
     }
 }

@@ -12,6 +12,8 @@ mod mounts;
 mod spec;
 mod thresholds;
 
+pub(crate) use metadata::{is_dns1123_label, is_dns1123_subdomain};
+
 use std::fmt;
 
 use crate::api::v2::LocustTest;
