@@ -128,23 +128,10 @@ fn fake_api(test: &LocustTest, script: Script) -> (Client, Arc<Mutex<Vec<Seen>>>
     (Client::new(service, "default"), seen)
 }
 
+/// The operator's defaults, as `run` would read them with only POD_NAME set.
 fn settings() -> ControllerConfig {
-    ControllerConfig {
-        watch_namespaces: Vec::new(),
-        reconcile_concurrency: 1,
-        pod_health_grace: Duration::from_secs(120),
-        leader_election_namespace: "default".into(),
-        lease_name: "locust-k8s-operator".into(),
-        lease_duration: Duration::from_secs(15),
-        identity: "unit".into(),
-        log_format: None,
-        kube_api_qps: None,
-        kube_api_burst: 0,
-        health_addr: "127.0.0.1:0".parse().expect("an address"),
-        master_url_template: crate::locust::DEFAULT_MASTER_URL_TEMPLATE.into(),
-        locust_poll_interval: Duration::from_secs(5),
-        go_operator_check_interval: None,
-    }
+    ControllerConfig::from_vars(crate::config::test_vars(&[("POD_NAME", "unit")]))
+        .expect("the defaults are valid")
 }
 
 /// Reconciles `test` once against the fake; the action (or error) and what it saw.
