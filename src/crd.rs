@@ -61,3 +61,22 @@ pub fn crd_yaml() -> Result<String, CrdError> {
     let crd = crd()?;
     crate::yaml::to_yaml(&crd).map_err(|e| CrdError::Yaml(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Most bytes of annotations an object may carry.
+    const ANNOTATIONS_LIMIT: usize = 262_144;
+
+    /// A client-side `kubectl apply -f crd/locusttests.locust.io.yaml` stores the whole CRD
+    /// as JSON in the `kubectl.kubernetes.io/last-applied-configuration` annotation, which
+    /// must fit in an object's annotations.
+    #[test]
+    fn the_crd_fits_in_a_client_side_apply_annotation() {
+        let json = serde_json::to_vec(&super::crd().expect("crd")).expect("json");
+        assert!(
+            json.len() < ANNOTATIONS_LIMIT,
+            "the CRD is {} bytes of JSON; kubectl apply needs it under {ANNOTATIONS_LIMIT}",
+            json.len()
+        );
+    }
+}

@@ -173,6 +173,7 @@ fn validate_accepts_the_examples() {
     for f in [
         "examples/minimal-v2.yaml",
         "examples/full-v2.yaml",
+        "examples/pod-extensions.yaml",
         "examples/v1.yaml",
     ] {
         let o = ok(&["validate", "-f", f]);

@@ -4,6 +4,7 @@
 //! These types are the single source of the CRD (see [`crate::crd`]); their doc comments
 //! become `kubectl explain` text.
 
+pub mod pod;
 pub mod status;
 pub mod v1;
 pub mod v2;

@@ -10,6 +10,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::pod::PodExtensions;
 use super::status::LocustTestStatus;
 
 /// Default mount path of the test-files ConfigMap.
@@ -136,6 +137,12 @@ pub struct LocustTestSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<SecuritySpec>,
 
+    /// Additions to the master and worker pods: ServiceAccount, PriorityClass, topology
+    /// spread, host aliases, init containers (native sidecars) and extra containers.
+    /// `master.pod` and `worker.pod` add to these for one role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodExtensions>,
+
     /// Pass/fail limits the operator checks against Locust's final statistics. A run that
     /// breaks one ends `Failed` with reason `ThresholdsBreached`, so `kubectl wait` gives a
     /// CI pipeline a real verdict. Unset: Locust's own exit code decides.
@@ -218,6 +225,11 @@ pub struct MasterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
     pub extra_args: Option<Vec<String>>,
+
+    /// Additions to the master pod, on top of `spec.pod`: its name fields win, its lists
+    /// come after those of `spec.pod`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodExtensions>,
 }
 
 /// The master's `--autoquit` behaviour.
@@ -271,6 +283,11 @@ pub struct WorkerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
     pub extra_args: Option<Vec<String>>,
+
+    /// Additions to the worker pods, on top of `spec.pod`: its name fields win, its lists
+    /// come after those of `spec.pod`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodExtensions>,
 }
 
 /// Where the test files come from.

@@ -5,10 +5,12 @@
 //! Every generated name comes from [`crate::naming`]. The pieces live in small modules:
 //! [`command`] (the Locust invocation), [`labels`] (labels and annotations), `env`
 //! (environment and OpenTelemetry), `volumes` (test files, secret mounts, user volumes),
-//! `resources`, `pod` (pod template and container), `job` and `service`.
+//! `resources`, `pod` (pod template and container), `extensions` (the user's pod
+//! extensions merged into it), `job` and `service`.
 
 pub mod command;
 mod env;
+mod extensions;
 mod job;
 pub mod labels;
 mod pod;

@@ -2,7 +2,8 @@
 //!
 //! Both roles share the image, pull settings, environment, test files, secret mounts,
 //! scheduling and security contexts; they differ in invocation, resources, labels,
-//! annotations, user volumes (by mount target) and ports (only the master listens).
+//! annotations, user volumes (by mount target) and ports (only the master listens). The
+//! user's pod extensions are merged in last (`extensions`).
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, PodSecurityContext, PodSpec, PodTemplateSpec,
@@ -11,8 +12,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{
-    BuildError, Ctx, MASTER_PORT, MASTER_PORT_2, Role, WEB_UI_PORT, command, env, labels,
-    resources, volumes,
+    BuildError, Ctx, MASTER_PORT, MASTER_PORT_2, Role, WEB_UI_PORT, command, env, extensions,
+    labels, resources, volumes,
 };
 
 /// Names of the master Service ports and of the master container ports.
@@ -114,7 +115,7 @@ fn container(ctx: &Ctx<'_>, role: Role) -> Result<Container, BuildError> {
 pub(crate) fn template(ctx: &Ctx<'_>, role: Role) -> Result<PodTemplateSpec, BuildError> {
     let scheduling = ctx.spec.scheduling.as_ref();
     let (pod_volumes, _) = volumes::volumes_and_mounts(ctx, role)?;
-    let spec = PodSpec {
+    let mut spec = PodSpec {
         containers: vec![container(ctx, role)?],
         restart_policy: Some("Never".into()),
         image_pull_secrets: ctx.spec.image_pull_secrets.clone().and_then(non_empty),
@@ -132,6 +133,7 @@ pub(crate) fn template(ctx: &Ctx<'_>, role: Role) -> Result<PodTemplateSpec, Bui
         security_context: Some(pod_security_context(ctx)),
         ..PodSpec::default()
     };
+    extensions::merge_into(ctx, role, &mut spec)?;
     Ok(PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels::pod_labels(ctx, role)),

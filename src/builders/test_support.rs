@@ -63,3 +63,12 @@ pub(crate) fn pod(children: &Children, role: Role) -> &PodSpec {
 pub(crate) fn container(children: &Children, role: Role) -> &Container {
     &pod(children, role).containers[0]
 }
+
+/// The names of `containers`, in order (none when unset).
+pub(crate) fn names(containers: Option<&Vec<Container>>) -> Vec<&str> {
+    containers
+        .into_iter()
+        .flatten()
+        .map(|c| c.name.as_str())
+        .collect()
+}

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::EnvVar;
 
-use super::test_support::{container, minimal, pod};
+use super::test_support::{container, minimal, names, pod};
 use super::*;
 use crate::api::v2::LocustTest;
 use crate::config::OperatorConfig;
@@ -41,6 +41,12 @@ fn snapshot_minimal_v2() {
 fn snapshot_full_v2() {
     let children = build_ok(&full());
     insta::assert_yaml_snapshot!("full_v2", children.into_objects());
+}
+
+#[test]
+fn snapshot_pod_extensions() {
+    let children = build_ok(&example(include_str!("../../examples/pod-extensions.yaml")));
+    insta::assert_yaml_snapshot!("pod_extensions", children.into_objects());
 }
 
 #[test]
@@ -252,13 +258,13 @@ fn full_example_checklist() {
     }
 
     // volumes: test-results on both, shared-data on workers only.
-    let names = |p: &k8s_openapi::api::core::v1::PodSpec| -> Vec<String> {
+    let volumes = |p: &k8s_openapi::api::core::v1::PodSpec| -> Vec<String> {
         p.volumes.iter().flatten().map(|v| v.name.clone()).collect()
     };
-    assert!(names(mp).contains(&"test-results".to_string()));
-    assert!(!names(mp).contains(&"shared-data".to_string()));
-    assert!(names(wp).contains(&"test-results".to_string()));
-    assert!(names(wp).contains(&"shared-data".to_string()));
+    assert!(volumes(mp).contains(&"test-results".to_string()));
+    assert!(!volumes(mp).contains(&"shared-data".to_string()));
+    assert!(volumes(wp).contains(&"test-results".to_string()));
+    assert!(volumes(wp).contains(&"shared-data".to_string()));
     let paths = |ctr: &k8s_openapi::api::core::v1::Container| -> Vec<String> {
         ctr.volume_mounts
             .iter()
@@ -297,9 +303,30 @@ fn full_example_checklist() {
             ))
         );
     }
-    // No sidecar, one container per pod.
+    // OpenTelemetry needs no sidecar: one container per pod (extraContainers is empty).
     assert_eq!((mp.containers.len(), wp.containers.len()), (1, 1));
-    assert!(mp.init_containers.is_none() && wp.init_containers.is_none());
+
+    // pod: both roles; worker.pod: the workers, its name winning, its list after.
+    assert_eq!(names(mp.init_containers.as_ref()), ["wait-for-target"]);
+    assert_eq!(
+        names(wp.init_containers.as_ref()),
+        ["wait-for-target", "token-proxy"]
+    );
+    assert_eq!(mp.service_account_name.as_deref(), Some("locust-runner"));
+    assert_eq!(wp.service_account_name.as_deref(), Some("locust-workers"));
+    for p in [mp, wp] {
+        assert_eq!(p.priority_class_name.as_deref(), Some("load-testing"));
+        assert_eq!(
+            p.host_aliases.as_ref().map(|h| &h[0].ip[..]),
+            Some("10.0.0.15")
+        );
+        assert_eq!(
+            p.topology_spread_constraints
+                .as_ref()
+                .map(|t| &t[0].topology_key[..]),
+            Some("kubernetes.io/hostname")
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@
 mod commands;
 mod metadata;
 mod mounts;
+mod pod;
 mod spec;
 mod thresholds;
 
@@ -64,6 +65,7 @@ pub fn validate(test: &LocustTest) -> Result<(), ValidationErrors> {
     spec::check(&test.spec, &mut errors);
     commands::check(&test.spec, &mut errors);
     mounts::check(&test.spec, &mut errors);
+    pod::check(&test.spec, &mut errors);
     if errors.0.is_empty() {
         Ok(())
     } else {

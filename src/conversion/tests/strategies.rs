@@ -11,13 +11,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMapKeySelector, ConfigMapVolumeSource, EmptyDirVolumeSource,
-    EnvVar, EnvVarSource, HostPathVolumeSource, KeyToPath, LocalObjectReference, NodeAffinity,
-    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
-    PersistentVolumeClaimVolumeSource, PodAffinity, PodAffinityTerm, PodAntiAffinity,
-    PodSecurityContext, PreferredSchedulingTerm, ResourceClaim, ResourceRequirements,
-    SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext, Sysctl, Toleration,
-    Volume, WeightedPodAffinityTerm,
+    Affinity, Capabilities, ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HostAlias, HostPathVolumeSource,
+    KeyToPath, LocalObjectReference, NodeAffinity, NodeSelector, NodeSelectorRequirement,
+    NodeSelectorTerm, ObjectFieldSelector, PersistentVolumeClaimVolumeSource, PodAffinity,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PreferredSchedulingTerm, Probe,
+    ResourceClaim, ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource,
+    SecurityContext, Sysctl, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, ObjectMeta, Time};
@@ -705,6 +706,7 @@ fn master() -> Gen<v2::MasterSpec> {
         maybe(autoquit),
         maybe(0i32..86400),
         maybe(vec(text(), 0..3)),
+        maybe(pod_extensions()),
     )
         .prop_map(
             |(
@@ -716,6 +718,7 @@ fn master() -> Gen<v2::MasterSpec> {
                 autoquit,
                 expect_workers_max_wait,
                 extra_args,
+                pod,
             )| {
                 v2::MasterSpec {
                     command,
@@ -726,7 +729,139 @@ fn master() -> Gen<v2::MasterSpec> {
                     autoquit,
                     expect_workers_max_wait,
                     extra_args,
+                    pod,
                 }
+            },
+        )
+        .boxed()
+}
+
+fn topology_spread_constraint() -> Gen<TopologySpreadConstraint> {
+    (
+        1i32..5,
+        key(),
+        select(vec!["DoNotSchedule", "ScheduleAnyway"]),
+        maybe(string_map()),
+        maybe(1i32..4),
+        maybe(vec(key(), 0..2)),
+    )
+        .prop_map(
+            |(max_skew, topology_key, when, match_labels, min_domains, match_label_keys)| {
+                TopologySpreadConstraint {
+                    max_skew,
+                    topology_key,
+                    when_unsatisfiable: when.to_owned(),
+                    label_selector: match_labels.map(|match_labels| LabelSelector {
+                        match_labels: Some(match_labels),
+                        match_expressions: None,
+                    }),
+                    min_domains,
+                    match_label_keys,
+                    ..TopologySpreadConstraint::default()
+                }
+            },
+        )
+        .boxed()
+}
+
+fn host_alias() -> Gen<HostAlias> {
+    (
+        "10\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
+        maybe(vec(name(), 0..3)),
+    )
+        .prop_map(|(ip, hostnames)| HostAlias { ip, hostnames })
+        .boxed()
+}
+
+/// A container with a representative set of fields (ports, env, mounts, a probe,
+/// resources, a security context and, sometimes, the native sidecar restart policy).
+fn user_container() -> Gen<Container> {
+    let port = (maybe(name()), 1i32..65536).prop_map(|(name, container_port)| ContainerPort {
+        name,
+        container_port,
+        ..ContainerPort::default()
+    });
+    let mount = (name(), absolute_path(), maybe(any::<bool>())).prop_map(
+        |(name, mount_path, read_only)| VolumeMount {
+            name,
+            mount_path,
+            read_only,
+            ..VolumeMount::default()
+        },
+    );
+    let probe = (vec(text(), 1..3), maybe(1i32..60)).prop_map(|(command, period)| Probe {
+        exec: Some(ExecAction {
+            command: Some(command),
+        }),
+        period_seconds: period,
+        ..Probe::default()
+    });
+    (
+        (
+            name(),
+            maybe("[a-z]{1,8}(:[0-9]\\.[0-9])?"),
+            maybe(vec(text(), 0..3)),
+        ),
+        (
+            maybe(vec(text(), 0..3)),
+            maybe(vec(env_var(), 0..2)),
+            maybe(vec(port, 0..2)),
+            maybe(vec(mount, 0..2)),
+        ),
+        (
+            maybe(probe),
+            maybe(resources()),
+            maybe(container_security_context()),
+            maybe(Just("Always".to_owned())),
+        ),
+    )
+        .prop_map(
+            |(
+                (name, image, command),
+                (args, env, ports, volume_mounts),
+                (readiness_probe, resources, security_context, restart_policy),
+            )| Container {
+                name,
+                image,
+                command,
+                args,
+                env,
+                ports,
+                volume_mounts,
+                readiness_probe,
+                resources,
+                security_context,
+                restart_policy,
+                ..Container::default()
+            },
+        )
+        .boxed()
+}
+
+fn pod_extensions() -> Gen<v2::PodExtensions> {
+    (
+        maybe(name()),
+        maybe(name()),
+        maybe(vec(topology_spread_constraint(), 0..3)),
+        maybe(vec(host_alias(), 0..3)),
+        maybe(vec(user_container(), 0..3)),
+        maybe(vec(user_container(), 0..3)),
+    )
+        .prop_map(
+            |(
+                service_account_name,
+                priority_class_name,
+                topology_spread_constraints,
+                host_aliases,
+                init_containers,
+                extra_containers,
+            )| v2::PodExtensions {
+                service_account_name,
+                priority_class_name,
+                topology_spread_constraints,
+                host_aliases,
+                init_containers,
+                extra_containers,
             },
         )
         .boxed()
@@ -760,9 +895,10 @@ fn worker() -> Gen<v2::WorkerSpec> {
         maybe(string_map()),
         maybe(string_map()),
         maybe(vec(text(), 0..3)),
+        maybe(pod_extensions()),
     )
         .prop_map(
-            |(command, replicas, processes, resources, labels, annotations, extra_args)| {
+            |(command, replicas, processes, resources, labels, annotations, extra_args, pod)| {
                 v2::WorkerSpec {
                     command,
                     replicas,
@@ -771,6 +907,7 @@ fn worker() -> Gen<v2::WorkerSpec> {
                     labels,
                     annotations,
                     extra_args,
+                    pod,
                 }
             },
         )
@@ -955,6 +1092,7 @@ fn any_v2_spec() -> Gen<v2::LocustTestSpec> {
             maybe(web_ui()),
             maybe(security()),
             maybe(thresholds()),
+            maybe(pod_extensions()),
         ),
     )
         .prop_map(
@@ -968,7 +1106,17 @@ fn any_v2_spec() -> Gen<v2::LocustTestSpec> {
                     test_files,
                     scheduling,
                 ),
-                (env, volumes, volume_mounts, observability, output, web_ui, security, thresholds),
+                (
+                    env,
+                    volumes,
+                    volume_mounts,
+                    observability,
+                    output,
+                    web_ui,
+                    security,
+                    thresholds,
+                    pod,
+                ),
             )| v2::LocustTestSpec {
                 image,
                 image_pull_policy,
@@ -985,6 +1133,7 @@ fn any_v2_spec() -> Gen<v2::LocustTestSpec> {
                 web_ui,
                 security,
                 thresholds,
+                pod,
             },
         )
         .boxed()
