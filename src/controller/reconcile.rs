@@ -279,6 +279,7 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
         new.report_config_map = keep_report(&ctx, &started, &ns, report).await;
     }
     let drift_changed = set_spec_drifted(&mut new, drift, generation, &now);
+    status::progress::set_progress(&mut new, &now);
     match new.phase {
         Some(Phase::Running) => start_polling(&ctx, &started, &ns, &name, &uid),
         Some(p) if p.is_terminal() => ctx.pollers.stop(&ns, &name),
@@ -353,6 +354,7 @@ async fn blocked(
         conditions::condition(READY, FALSE, why, &message, generation),
         now,
     );
+    status::progress::set_progress(&mut new, now);
     let same_message = conditions::find(&previous.conditions, READY)
         .is_some_and(|c| c.reason == why && c.message == message);
     write_status(ctx, test, previous, &new).await?;

@@ -3,7 +3,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-/// Condition type: the test's objects exist (and, once terminal, why it is no longer ready).
+/// Condition type: the test's objects exist; once the test has ended, its verdict: True with
+/// reason TestSucceeded, or False with the reason it failed.
 pub const READY: &str = "Ready";
 /// Condition type: every expected worker is connected to the master.
 pub const WORKERS_CONNECTED: &str = "WorkersConnected";

@@ -10,12 +10,14 @@
 //! they stayed unhealthy for the grace period, so a slow node scale-up is tolerated.
 //!
 //! Modules: [`conditions`] (types, reasons, [`set_condition`]), [`pods`] (pod health),
-//! `phase` (Job outcomes) and [`events`](mod@events) (transitions worth an Event).
+//! `phase` (Job outcomes), [`events`](mod@events) (transitions worth an Event) and
+//! [`progress`] (the kstatus conditions `Reconciling` and `Stalled`).
 
 pub mod conditions;
 pub mod events;
 mod phase;
 pub mod pods;
+pub mod progress;
 pub mod verdict;
 
 #[cfg(test)]
@@ -454,6 +456,13 @@ pub fn derive(
     .collect();
     set(match &verdict {
         Err(f) => condition(conditions::READY, FALSE, f.reason, &f.message, generation),
+        Ok(Some(_)) => condition(
+            conditions::READY,
+            TRUE,
+            reason::TEST_SUCCEEDED,
+            success_message(observed),
+            generation,
+        ),
         _ if missing.is_empty() => condition(
             conditions::READY,
             TRUE,
