@@ -15,6 +15,10 @@ use crate::api::{v1, v2};
 
 /// Name of the CRD.
 pub const CRD_NAME: &str = "locusttests.locust.io";
+/// Label marking the CRD as this operator's (value [`OWNER`]); the chart checks it.
+pub const OWNER_LABEL: &str = crate::builders::labels::K8S_PART_OF;
+/// Value of [`OWNER_LABEL`].
+pub const OWNER: &str = crate::builders::labels::MANAGER;
 /// Path of the conversion endpoint on the operator's HTTPS server.
 pub const CONVERT_PATH: &str = "/convert";
 /// Namespace of the webhook Service in the committed CRD (replaced at install time).
@@ -34,10 +38,16 @@ pub enum CrdError {
 }
 
 /// The full CRD: v2 (served, stored, status subresource) and v1 (served, deprecated),
-/// with the webhook conversion block.
+/// with the webhook conversion block and the label [`OWNER_LABEL`] `=` [`OWNER`], which
+/// tells this operator's CRD from other operators' CRDs of the same name (the Helm chart
+/// refuses to take over one without it).
 pub fn crd() -> Result<CustomResourceDefinition, CrdError> {
     let mut crd = merge_crds(vec![v2::LocustTest::crd(), v1::LocustTest::crd()], "v2")
         .map_err(|e| CrdError::Merge(e.to_string()))?;
+    crd.metadata
+        .labels
+        .get_or_insert_with(Default::default)
+        .insert(OWNER_LABEL.to_string(), OWNER.to_string());
     crd.spec.conversion = Some(CustomResourceConversion {
         strategy: "Webhook".to_string(),
         webhook: Some(WebhookConversion {

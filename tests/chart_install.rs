@@ -1,7 +1,7 @@
 //! `helm install`, `helm upgrade` and `helm uninstall` of `charts/locust-k8s-operator`
 //! against the test cluster: a wrong value never reaches the cluster, the default install
-//! registers its webhooks, an upgrade updates the CRD in place, and the uninstall keeps the
-//! CRD and users' tests. (No operator pod runs on kwok nodes; `tests/chart_rbac.rs` runs
+//! registers its webhooks, an upgrade updates the CRD in place, the uninstall keeps the
+//! CRD and users' tests, and another operator's CRD of the same name is never taken over. (No operator pod runs on kwok nodes; `tests/chart_rbac.rs` runs
 //! the operator under the chart's RBAC.)
 
 mod chart_common;
@@ -15,6 +15,13 @@ use locust_k8s_operator::api::v2::LocustTest;
 use locust_k8s_operator::crd::CRD_NAME;
 use serde_json::json;
 
+/// `helm --kubeconfig <kubeconfig> --namespace <ns> <args>`.
+fn helm_at(kubeconfig: &str, ns: &str, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["--kubeconfig", kubeconfig, "--namespace", ns];
+    all.extend_from_slice(args);
+    helm(&all)
+}
+
 #[tokio::test]
 async fn helm_install_upgrade_and_uninstall_keep_the_crd_and_the_tests() {
     let cluster = test_cluster::shared().await.expect("cluster");
@@ -22,16 +29,7 @@ async fn helm_install_upgrade_and_uninstall_keep_the_crd_and_the_tests() {
     let client = cluster.client().await.expect("client");
     let ns = cluster.namespace("helm").await.expect("namespace");
     let tests_ns = cluster.namespace("helm-tests").await.expect("namespace");
-    let helm_in = |args: &[&str]| {
-        let mut all = vec![
-            "--kubeconfig",
-            kubeconfig.as_str(),
-            "--namespace",
-            ns.as_str(),
-        ];
-        all.extend_from_slice(args);
-        helm(&all)
-    };
+    let helm_in = |args: &[&str]| helm_at(&kubeconfig, &ns, args);
 
     // A wrong value never reaches the cluster.
     let (ok, _, err) = helm_in(&["install", "lko", CHART, "--set", "replicaCount=abc"]);
@@ -181,4 +179,146 @@ async fn helm_install_upgrade_and_uninstall_keep_the_crd_and_the_tests() {
         !out.contains("lko-locust-k8s-operator"),
         "cluster roles removed: {out}"
     );
+}
+
+/// A `locusttests.locust.io` CRD as the Locust project's Python operator ships it (its
+/// chart's `crds/` folder: no Helm ownership, `v1` only, short names `locust` and `lt`).
+const PYTHON_OPERATOR_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: locusttests.locust.io
+spec:
+  group: locust.io
+  scope: Namespaced
+  names: {plural: locusttests, singular: locusttest, kind: LocustTest, shortNames: [locust, lt]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, required: [workers], properties: {workers: {type: integer}}}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"#;
+
+#[tokio::test]
+async fn helm_refuses_to_take_over_another_operators_crd() {
+    // An own control plane: the foreign CRD must not meet the other tests' CRD.
+    let cluster = test_cluster::Cluster::start().await.expect("cluster");
+    let kubeconfig = cluster.kubeconfig().to_string_lossy().into_owned();
+    let client = cluster.client().await.expect("client");
+    let ns = cluster.namespace("helm-foreign").await.expect("namespace");
+    let helm_in = |args: &[&str]| helm_at(&kubeconfig, &ns, args);
+    let (ok, _, err) = kubectl(
+        cluster.kubeconfig(),
+        &["create", "-f", "-"],
+        Some(PYTHON_OPERATOR_CRD),
+    );
+    assert!(ok, "{err}");
+    wait_established(&client, CRD_NAME).await;
+
+    let (ok, out, err) = helm_in(&["install", "lko", CHART]);
+    assert!(
+        !ok,
+        "helm install over the Python operator's CRD must fail:\n{out}"
+    );
+    for text in [
+        "The CustomResourceDefinition locusttests.locust.io already exists and belongs to the \
+         Locust project's Python operator",
+        "last written by kubectl",
+        "this chart refuses to replace it",
+        "kubectl delete crd locusttests.locust.io",
+        "Upgrading from the Go operator",
+    ] {
+        assert!(err.contains(text), "the refusal says {text:?}:\n{err}");
+    }
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let kept = crds
+        .get(CRD_NAME)
+        .await
+        .expect("the foreign CRD is still there");
+    assert!(
+        kept.spec.versions.iter().all(|v| v.name == "v1"),
+        "the foreign CRD is untouched"
+    );
+
+    // As the Go operator's chart installs it (controller-gen's annotation, its release's
+    // Helm annotations): the refusal names both.
+    let (ok, _, err) = kubectl(
+        cluster.kubeconfig(),
+        &[
+            "annotate",
+            "crd",
+            CRD_NAME,
+            "controller-gen.kubebuilder.io/version=v0.18.0",
+            "meta.helm.sh/release-name=locust-operator",
+            "meta.helm.sh/release-namespace=locust-system",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = helm_in(&["install", "lko", CHART]);
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "belongs to the Go locust-k8s-operator (installed by Helm release locust-operator \
+             in namespace locust-system"
+        ),
+        "{err}"
+    );
+
+    // The documented hand-over (the chart's README, "Upgrading from the Go operator"):
+    // annotated for this release, the CRD is taken over; upgrades go on working.
+    let (ok, _, err) = kubectl(
+        cluster.kubeconfig(),
+        &[
+            "annotate",
+            "crd",
+            CRD_NAME,
+            "--overwrite",
+            "meta.helm.sh/release-name=lko",
+            &format!("meta.helm.sh/release-namespace={ns}"),
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = kubectl(
+        cluster.kubeconfig(),
+        &[
+            "label",
+            "crd",
+            CRD_NAME,
+            "--overwrite",
+            "app.kubernetes.io/managed-by=Helm",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = helm_in(&["install", "lko", CHART]);
+    assert!(
+        ok,
+        "helm install of a handed-over CRD failed:\n{err}\n{out}"
+    );
+    wait_established(&client, CRD_NAME).await;
+    let (ok, out, err) = helm_in(&["upgrade", "lko", CHART, "--set", "webhooks.enabled=false"]);
+    assert!(
+        ok,
+        "helm upgrade of the release's own CRD failed:\n{err}\n{out}"
+    );
+    let crd = crds.get(CRD_NAME).await.expect("crd");
+    assert!(crd.spec.versions.iter().any(|v| v.name == "v2"));
+    assert_eq!(
+        crd.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(locust_k8s_operator::crd::OWNER_LABEL))
+            .map(String::as_str),
+        Some(locust_k8s_operator::crd::OWNER),
+        "this operator's CRD carries its marker"
+    );
+    cluster.stop();
 }

@@ -1,6 +1,7 @@
 //! The controller's reconcile paths against a real control plane: children created with
-//! owner references, an idempotent re-run after a restart, spec edits ignored and
-//! reported (and cleared when reverted), a child deleted mid-run recreated from the
+//! owner references and the recommended `app.kubernetes.io/*` labels, an idempotent re-run
+//! after a restart, spec edits ignored and reported (and cleared when reverted), a child
+//! deleted mid-run recreated from the
 //! original spec, a finished test left alone, garbage collection with the CR, a
 //! missing ConfigMap reported as a condition, and a failed worker pod replaced while the
 //! other workers run on. The operator runs as a subprocess with only
@@ -87,12 +88,46 @@ async fn creates_service_and_jobs_owned_by_the_test() {
         );
     }
     assert_eq!(worker.spec.as_ref().and_then(|s| s.parallelism), Some(2));
+    // The recommended labels, on every child and pod template.
+    let recommended = [
+        ("app.kubernetes.io/name", "locust"),
+        ("app.kubernetes.io/instance", "demo"),
+        ("app.kubernetes.io/part-of", "locust-k8s-operator"),
+    ];
+    let templates = [&master, &worker].map(|j| {
+        j.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.labels.as_ref())
+    });
+    for (what, labels) in [
+        ("Service", service.metadata.labels.as_ref()),
+        ("master Job", master.metadata.labels.as_ref()),
+        ("worker Job", worker.metadata.labels.as_ref()),
+        ("master pod template", templates[0]),
+        ("worker pod template", templates[1]),
+    ] {
+        for (key, value) in recommended {
+            assert_eq!(label(labels, key), value, "{what} labels: {labels:?}");
+        }
+    }
+    assert!(
+        !service
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.as_ref())
+            .is_some_and(|s| s.keys().any(|k| k.starts_with("app.kubernetes.io/"))),
+        "the Service selector is unchanged"
+    );
 
     // The pods really run with those labels, and the test goes on.
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
     common::eventually("2 worker pods and 1 master pod", CHILDREN, || async {
         let list = pods
-            .list(&ListParams::default().labels("performance-test-name=demo"))
+            .list(&ListParams::default().labels(
+                "performance-test-name=demo,app.kubernetes.io/instance=demo,\
+                 app.kubernetes.io/name=locust,app.kubernetes.io/part-of=locust-k8s-operator",
+            ))
             .await
             .map_err(|e| e.to_string())?;
         let count = |c: &str| {

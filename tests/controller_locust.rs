@@ -16,12 +16,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    Operator, OperatorOptions, annotations, condition, create, http_get, locust_test,
+    Operator, OperatorOptions, annotations, condition, create, get, http_get, locust_test,
     master_annotations, sample, wait_phase, wait_status, worker_annotations,
 };
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{Api, Client};
-use locust_k8s_operator::api::status::Phase;
+use locust_k8s_operator::api::status::{Phase, TestResult};
 use locust_k8s_operator::api::v2::{LocustTest, ThresholdsSpec};
 
 const STATUS: Duration = Duration::from_secs(60);
@@ -500,6 +500,33 @@ async fn runs_are_judged_from_locusts_numbers_and_their_report_is_kept() {
             .as_ref()
             .map(|o| o[0].name.as_str()),
         Some("failed")
+    );
+    let labels = cm.metadata.labels.clone().unwrap_or_default();
+    for (key, value) in [
+        ("app.kubernetes.io/name", "locust"),
+        ("app.kubernetes.io/instance", "failed"),
+        ("app.kubernetes.io/part-of", "locust-k8s-operator"),
+        ("app.kubernetes.io/component", "report"),
+    ] {
+        assert_eq!(
+            labels.get(key).map(String::as_str),
+            Some(value),
+            "report labels: {labels:?}"
+        );
+    }
+    // Locust's numbers, also shown by `kubectl get locusttests`.
+    let result = get(&client, &ns, "failed")
+        .await
+        .status
+        .and_then(|s| s.result)
+        .expect("result");
+    assert_eq!(
+        result.failure_percentage,
+        TestResult::failure_percentage_of(result.total_requests, result.failed_requests)
+    );
+    assert!(
+        result.failure_percentage.is_some_and(|p| p > 0.0),
+        "{result:?}"
     );
     let stats: serde_json::Value =
         serde_json::from_str(&cm.data.as_ref().expect("data")["stats.json"]).expect("json");

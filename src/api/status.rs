@@ -55,11 +55,14 @@ pub struct LocustTestStatus {
     pub live: Option<LiveStatus>,
 
     /// Standard Kubernetes conditions: Ready, WorkersConnected, TestCompleted,
-    /// PodsHealthy and SpecDrifted. When the test failed, Ready's reason says why:
-    /// TestFailed (Locust failed the run; the message has the numbers), ThresholdsBreached,
-    /// WorkersNotConnected, ResultUnavailable, MasterFailed, WorkersFailed, or a pod
-    /// problem (ImagePullError, ConfigurationError, CrashLoopBackOff, OOMKilled,
-    /// SchedulingError).
+    /// PodsHealthy and SpecDrifted. Once the test has ended, Ready's reason is the verdict
+    /// (the Result column): TestSucceeded, or why it failed: TestFailed (Locust failed the
+    /// run; the message has the numbers), ThresholdsBreached, WorkersNotConnected,
+    /// ResultUnavailable, MasterFailed, WorkersFailed, or a pod problem (ImagePullError,
+    /// ConfigurationError, CrashLoopBackOff, OOMKilled, SchedulingError). For kstatus
+    /// (Flux, kpt): Reconciling is True while the test is Pending or Running, Stalled is
+    /// True once it failed or while it cannot start until someone acts; neither is present
+    /// once it succeeded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
@@ -115,6 +118,10 @@ pub struct TestResult {
     pub total_requests: i64,
     /// Requests that failed.
     pub failed_requests: i64,
+    /// Failed requests as a percentage of all requests (0 to 100, two decimals); absent
+    /// when no request was made. Shown in the `Fail %` column of `kubectl get locusttests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_percentage: Option<f64>,
     /// Average response time in milliseconds.
     pub average_response_time: f64,
     /// 95th percentile response time in milliseconds.
@@ -126,4 +133,34 @@ pub struct TestResult {
     /// Average requests per second over the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_per_second: Option<f64>,
+}
+
+impl TestResult {
+    /// `failed` of `total` requests as a percentage rounded to two decimals, for
+    /// [`TestResult::failure_percentage`]; `None` when no request was made (nothing failed,
+    /// but nothing succeeded either).
+    pub fn failure_percentage_of(total: i64, failed: i64) -> Option<f64> {
+        (total > 0).then(|| {
+            let percent = failed.clamp(0, total) as f64 * 100.0 / total as f64;
+            (percent * 100.0).round() / 100.0
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestResult;
+
+    #[test]
+    fn failure_percentage_is_rounded_and_absent_without_requests() {
+        assert_eq!(TestResult::failure_percentage_of(0, 0), None);
+        assert_eq!(TestResult::failure_percentage_of(200, 0), Some(0.0));
+        assert_eq!(TestResult::failure_percentage_of(200, 20), Some(10.0));
+        assert_eq!(TestResult::failure_percentage_of(3, 1), Some(33.33));
+        assert_eq!(TestResult::failure_percentage_of(3, 2), Some(66.67));
+        assert_eq!(TestResult::failure_percentage_of(7, 7), Some(100.0));
+        // Counters from the API are not trusted to be consistent.
+        assert_eq!(TestResult::failure_percentage_of(5, 9), Some(100.0));
+        assert_eq!(TestResult::failure_percentage_of(5, -1), Some(0.0));
+    }
 }

@@ -8,14 +8,17 @@ use serde::{Deserialize, Serialize};
 
 use super::status::LocustTestStatus;
 
-/// A distributed Locust load test (deprecated v1 API: migrate to locust.io/v2).
-/// (Several printer columns share a type, which clippy takes for duplicated attributes.)
+/// What the test runs, in the flat v1 layout of the Go operator: the master and worker
+/// command seeds, the worker count, the image and the test-file ConfigMaps. Deprecated:
+/// write locust.io/v2 (the operator converts v1 objects to v2 and back).
+// Several printer columns share a type, which clippy takes for duplicated attributes.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "locust.io",
     version = "v1",
     kind = "LocustTest",
+    doc = "A distributed Locust load test, in the deprecated locust.io/v1 layout: migrate to locust.io/v2, which describes the same test with more fields. The operator starts a Locust master Job, a worker Job and a Service for the master, follows the run and reports it in the status.",
     namespaced,
     derive = "PartialEq",
     derive = "Default",

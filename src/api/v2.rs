@@ -24,17 +24,20 @@ pub const MAX_WORKER_REPLICAS: i32 = 500;
 /// Most Locust processes per worker pod.
 pub const MAX_PROCESSES_PER_POD: i32 = 64;
 
-/// A distributed Locust load test: one master Job, one worker Job and a master Service.
+/// What the test runs: the Locust image, the master and its workers, where the locustfile
+/// comes from, and optionally scheduling, environment, volumes, observability, output
+/// files, web UI, security contexts and pass/fail thresholds.
 ///
-/// Tests are immutable: edits to the spec after the test has started are not applied
-/// (the SpecDrifted condition says so); delete and recreate the test to change it.
-/// (Several printer columns share a type, which clippy takes for duplicated attributes.)
+/// A test runs once and its spec is immutable: edits after the test has started are not
+/// applied (the SpecDrifted condition says so); delete and recreate the test to change it.
+// Several printer columns share a type, which clippy takes for duplicated attributes.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "locust.io",
     version = "v2",
     kind = "LocustTest",
+    doc = "A distributed Locust load test that runs once. The operator starts a Locust master Job, a worker Job and a Service for the master from the spec, follows the run, and reports its phase (Pending, Running, Succeeded or Failed), its verdict (the Ready condition's reason) and the final numbers (status.result) in the status. Delete and recreate the test to run it again.",
     namespaced,
     derive = "PartialEq",
     derive = "Default",
@@ -48,6 +51,12 @@ pub const MAX_PROCESSES_PER_POD: i32 = 64;
         description = "Lifecycle phase of the test"
     ),
     printcolumn(
+        name = "Result",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        description = "Reason of the Ready condition: the verdict once the test has ended (TestSucceeded, TestFailed, ThresholdsBreached, ...)"
+    ),
+    printcolumn(
         name = "Workers",
         type_ = "integer",
         json_path = ".spec.worker.replicas",
@@ -58,6 +67,25 @@ pub const MAX_PROCESSES_PER_POD: i32 = 64;
         type_ = "integer",
         json_path = ".status.connectedWorkers",
         description = "Workers connected to the master"
+    ),
+    printcolumn(
+        name = "RPS",
+        type_ = "number",
+        json_path = ".status.result.requestsPerSecond",
+        description = "Average requests per second of the finished run"
+    ),
+    printcolumn(
+        name = "Fail %",
+        type_ = "number",
+        json_path = ".status.result.failurePercentage",
+        description = "Failed requests, in percent of all requests of the finished run"
+    ),
+    printcolumn(
+        name = "P95 ms",
+        type_ = "number",
+        json_path = ".status.result.p95ResponseTime",
+        priority = 1,
+        description = "95th percentile response time of the finished run, in milliseconds"
     ),
     printcolumn(
         name = "Image",

@@ -22,19 +22,39 @@ pub const K8S_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const COMPONENT: &str = "app.kubernetes.io/component";
 /// Value of the managed-by labels.
 pub const MANAGER: &str = "locust-k8s-operator";
+/// The recommended name label: the application, [`NAME_VALUE`].
+pub const K8S_NAME: &str = "app.kubernetes.io/name";
+/// Value of [`K8S_NAME`].
+pub const NAME_VALUE: &str = "locust";
+/// The recommended instance label: the test (value: [`crate::naming::test_label_value`]).
+pub const K8S_INSTANCE: &str = "app.kubernetes.io/instance";
+/// The recommended part-of label: the system the child belongs to, [`MANAGER`].
+pub const K8S_PART_OF: &str = "app.kubernetes.io/part-of";
 /// Annotation on every pod naming its LocustTest, which the controller maps pod events
 /// through (the `performance-test-name` label holds a shortened name for long CR names).
 pub const TEST_NAME_ANNOTATION: &str = "locust.io/test-name";
 
 /// The operator's own labels for `role`: the keys above.
 pub(crate) fn operator_labels(ctx: &Ctx<'_>, role: Role) -> BTreeMap<String, String> {
+    let mut labels = test_labels(ctx, role.component());
+    labels.insert(POD_NAME.to_string(), ctx.job_name(role).to_string());
+    labels
+}
+
+/// The labels every child of the test carries (the Jobs, their pods, the Service and the
+/// report ConfigMap): the test's name, the managed-by labels, the recommended
+/// `app.kubernetes.io/name|instance|part-of` labels and `component`. None of them is in
+/// a selector except the test's name, so adding one never changes what selects what.
+pub(crate) fn test_labels(ctx: &Ctx<'_>, component: &str) -> BTreeMap<String, String> {
     [
         (APP, ctx.test_label.as_str()),
         (TEST_NAME, ctx.test_label.as_str()),
-        (POD_NAME, ctx.job_name(role)),
         (MANAGED_BY, MANAGER),
         (K8S_MANAGED_BY, MANAGER),
-        (COMPONENT, role.component()),
+        (K8S_NAME, NAME_VALUE),
+        (K8S_INSTANCE, ctx.test_label.as_str()),
+        (K8S_PART_OF, MANAGER),
+        (COMPONENT, component),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -101,6 +121,9 @@ mod tests {
             (MANAGED_BY, "x"),
             (K8S_MANAGED_BY, "x"),
             (COMPONENT, "x"),
+            (K8S_NAME, "x"),
+            (K8S_INSTANCE, "x"),
+            (K8S_PART_OF, "x"),
             ("team", "perf"),
         ]
         .into_iter()
@@ -117,10 +140,25 @@ mod tests {
         assert_eq!(m[MANAGED_BY], MANAGER);
         assert_eq!(m[K8S_MANAGED_BY], MANAGER);
         assert_eq!(m[COMPONENT], "master");
+        assert_eq!(m[K8S_NAME], "locust");
+        assert_eq!(m[K8S_INSTANCE], "demo");
+        assert_eq!(m[K8S_PART_OF], "locust-k8s-operator");
+        assert_eq!(w[K8S_INSTANCE], "demo");
         assert_eq!(m["team"], "perf");
         assert_eq!(w[POD_NAME], "demo-worker");
         assert_eq!(w[COMPONENT], "worker");
         assert_eq!(w["team"], "perf");
+    }
+
+    #[test]
+    fn a_long_test_name_gets_a_valid_instance_label() {
+        let mut t = minimal();
+        let long = format!("{}.x", "a".repeat(80));
+        t.metadata.name = Some(long.clone());
+        let m = with_ctx(&t, |c| pod_labels(c, Role::Master));
+        assert_eq!(m[K8S_INSTANCE], crate::naming::test_label_value(&long));
+        assert!(m[K8S_INSTANCE].len() <= 63, "{}", m[K8S_INSTANCE]);
+        assert_eq!(m[K8S_INSTANCE], m[TEST_NAME]);
     }
 
     #[test]

@@ -218,7 +218,7 @@ pub(crate) struct Ctx<'a> {
     config: &'a OperatorConfig,
     cr_name: &'a str,
     namespace: Option<&'a str>,
-    /// Value of the `app` and `performance-test-name` labels.
+    /// Value of the `app`, `performance-test-name` and `app.kubernetes.io/instance` labels.
     test_label: String,
     master_name: String,
     worker_name: String,

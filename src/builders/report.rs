@@ -34,16 +34,7 @@ pub fn config_map(
 ) -> Result<ConfigMap, BuildError> {
     let ctx = Ctx::new(test, config)?;
     let name = naming::report_name(ctx.cr_name);
-    let mut meta_labels: BTreeMap<String, String> = [
-        (labels::APP, ctx.test_label.as_str()),
-        (labels::TEST_NAME, ctx.test_label.as_str()),
-        (labels::MANAGED_BY, labels::MANAGER),
-        (labels::K8S_MANAGED_BY, labels::MANAGER),
-        (labels::COMPONENT, COMPONENT),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let mut meta_labels = labels::test_labels(&ctx, COMPONENT);
     meta_labels.retain(|_, v| !v.is_empty());
 
     let mut notes = Vec::new();
@@ -120,6 +111,13 @@ mod tests {
         let labels = cm.metadata.labels.expect("labels");
         assert_eq!(labels[labels::COMPONENT], COMPONENT);
         assert_eq!(labels[labels::K8S_MANAGED_BY], labels::MANAGER);
+        assert_eq!(labels[labels::K8S_NAME], "locust");
+        assert_eq!(labels[labels::K8S_INSTANCE], name);
+        assert_eq!(labels[labels::K8S_PART_OF], labels::MANAGER);
+        assert!(
+            !labels.contains_key(labels::POD_NAME),
+            "no pod-name label on the report"
+        );
         let data = cm.data.expect("data");
         assert_eq!(data[STATS_KEY].len(), 10);
         assert!(!data.contains_key(NOTE_KEY));

@@ -162,9 +162,12 @@ pub fn live(stats: &MasterStats) -> LiveStats {
 pub fn result(stats: &MasterStats) -> Option<TestResult> {
     let t = stats.total()?;
     let finite = |v: f64| v.is_finite().then_some(v);
+    let total_requests = i64::try_from(t.num_requests).unwrap_or(i64::MAX);
+    let failed_requests = i64::try_from(t.num_failures).unwrap_or(i64::MAX);
     Some(TestResult {
-        total_requests: i64::try_from(t.num_requests).unwrap_or(i64::MAX),
-        failed_requests: i64::try_from(t.num_failures).unwrap_or(i64::MAX),
+        total_requests,
+        failed_requests,
+        failure_percentage: TestResult::failure_percentage_of(total_requests, failed_requests),
         average_response_time: finite(t.avg_response_time).unwrap_or(0.0),
         p95_response_time: t.p95.and_then(finite),
         p99_response_time: t.p99.and_then(finite),
@@ -317,6 +320,7 @@ mod tests {
             Some(TestResult {
                 total_requests: 30,
                 failed_requests: 3,
+                failure_percentage: Some(10.0),
                 average_response_time: 1.75,
                 p95_response_time: Some(4.0),
                 p99_response_time: Some(9.0),

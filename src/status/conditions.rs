@@ -3,7 +3,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-/// Condition type: the test's objects exist (and, once terminal, why it is no longer ready).
+/// Condition type: the test's objects exist; once the test has ended, its verdict: True with
+/// reason TestSucceeded, or False with the reason it failed.
 pub const READY: &str = "Ready";
 /// Condition type: every expected worker is connected to the master.
 pub const WORKERS_CONNECTED: &str = "WorkersConnected";
@@ -13,6 +14,12 @@ pub const TEST_COMPLETED: &str = "TestCompleted";
 pub const PODS_HEALTHY: &str = "PodsHealthy";
 /// Condition type owned by the controller: the spec was edited after the test started.
 pub const SPEC_DRIFTED: &str = "SpecDrifted";
+
+/// Condition type (kstatus): the test is still in progress (present only while True).
+pub const RECONCILING: &str = "Reconciling";
+/// Condition type (kstatus): the test failed or cannot go on without someone acting
+/// (present only while True).
+pub const STALLED: &str = "Stalled";
 
 /// Condition status `True`.
 pub const TRUE: &str = "True";

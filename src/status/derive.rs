@@ -168,10 +168,24 @@ fn live(previous: &LocustTestStatus, observed: &Observed, phase: Phase) -> Optio
     }
 }
 
-/// Ready: the verdict of a failed test, else whether every child exists.
+/// Ready: the verdict of a finished test (True/TestSucceeded or False with why it
+/// failed), else whether every child exists.
 fn ready(verdict: &Verdict, observed: &Observed, generation: i64) -> Condition {
-    if let Verdict::Failed(f) = verdict {
-        return condition(conditions::READY, FALSE, f.reason, &f.message, generation);
+    match verdict {
+        Verdict::Failed(f) => {
+            return condition(conditions::READY, FALSE, f.reason, &f.message, generation);
+        }
+        Verdict::Succeeded { .. } => {
+            let message = outcome::success_message(observed);
+            return condition(
+                conditions::READY,
+                TRUE,
+                reason::TEST_SUCCEEDED,
+                message,
+                generation,
+            );
+        }
+        Verdict::Undecided => {}
     }
     let missing: Vec<&str> = [
         (observed.service_exists, "master Service"),

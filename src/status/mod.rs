@@ -13,7 +13,8 @@
 //! (the `Verdict`: has the test ended, and how), [`verdict`] (thresholds and
 //! Locust's exit codes), [`observed`] (the input), [`conditions`] (types and
 //! [`set_condition`]), [`reason`] (every condition and event reason), [`pods`] (pod
-//! health), `phase` (Job outcomes) and [`events`](mod@events) (transitions worth an Event).
+//! health), `phase` (Job outcomes), [`events`](mod@events) (transitions worth an Event) and
+//! [`progress`] (the kstatus conditions `Reconciling` and `Stalled`).
 
 pub mod conditions;
 mod derive;
@@ -22,6 +23,7 @@ pub mod observed;
 mod outcome;
 mod phase;
 pub mod pods;
+pub mod progress;
 pub mod reason;
 pub mod verdict;
 

@@ -82,6 +82,13 @@ pub const SPEC_CHANGE_IGNORED: &str = "SpecChangeIgnored";
 /// SpecDrifted: the spec is back to what the test started with.
 pub const SPEC_RESTORED: &str = "SpecRestored";
 
+// ---- Reconciling (kstatus; Stalled carries the Ready reason) ----
+
+/// Reconciling: the test waits for its pods.
+pub const TEST_PENDING: &str = "TestPending";
+/// Reconciling: the test runs.
+pub const TEST_RUNNING: &str = "TestRunning";
+
 // ---- Events only ----
 
 /// Event: the master became ready.

@@ -110,6 +110,18 @@ fn success_path_sets_timestamps_once() {
         (tc.status.as_str(), tc.reason.as_str()),
         (TRUE, "TestSucceeded")
     );
+    let ready = cond(&s[3], READY);
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        (TRUE, "TestSucceeded"),
+        "Ready carries the verdict of a finished test"
+    );
+    assert_eq!(ready.message, tc.message);
+    assert_eq!(
+        cond(&s[2], READY).reason,
+        "ResourcesCreated",
+        "while it runs, the objects"
+    );
     assert_eq!(s[3].observed_generation, Some(1));
     assert_eq!(tc.observed_generation, Some(1));
     let wc = cond(&s[3], WORKERS_CONNECTED);
@@ -683,6 +695,7 @@ fn numbers(total: i64, failed: i64) -> TestResult {
     TestResult {
         total_requests: total,
         failed_requests: failed,
+        failure_percentage: TestResult::failure_percentage_of(total, failed),
         average_response_time: 80.0,
         p95_response_time: Some(200.0),
         p99_response_time: Some(400.0),

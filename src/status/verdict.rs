@@ -232,6 +232,7 @@ mod tests {
         TestResult {
             total_requests: total,
             failed_requests: failed,
+            failure_percentage: TestResult::failure_percentage_of(total, failed),
             average_response_time: 120.0,
             p95_response_time: Some(300.0),
             p99_response_time: Some(900.0),

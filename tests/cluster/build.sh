@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the control-plane binaries our tests and `make demo` run, and the OpenTelemetry
-# Collector of tests/locust_otel.rs, from their Go modules, into a cache folder keyed by
-# version, skipping whatever is already built, and links them into target/k8s-bin/.
+# Builds the control-plane binaries our tests and `make demo` run, the OpenTelemetry
+# Collector of tests/locust_otel.rs and the kstatus reader of tests/gitops_health.rs, from
+# their Go modules, into a cache folder keyed by version, skipping whatever is already
+# built, and links them into target/k8s-bin/.
 # Versions are pinned here and in the go.mod files beside this script.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +15,10 @@ HELM_VERSION=v3.22.0
 # The collector's key also hashes its wrapper, so a changed component list rebuilds it.
 OTELCOL_VERSION=$(awk '$1 == "go.opentelemetry.io/collector/otelcol" {print $2}' "$here/otelcol/go.mod")
 OTELCOL_VERSION=$OTELCOL_VERSION-$(cat "$here/otelcol/main.go" "$here/otelcol/go.mod" | sha256sum | cut -c1-8)
+
+# kstatus (tests/cluster/kstatus): cli-utils' version, and a hash of the wrapper.
+KSTATUS_VERSION=$(awk '$1 == "sigs.k8s.io/cli-utils" {print $2}' "$here/kstatus/go.mod")
+KSTATUS_VERSION=$KSTATUS_VERSION-$(cat "$here/kstatus/main.go" "$here/kstatus/go.mod" | sha256sum | cut -c1-8)
 
 cache=${LOCUST_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/locust-k8s-operator}
 links=${K8S_BIN_DIR:-$root/target/k8s-bin}
@@ -48,7 +53,7 @@ kv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
  -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION \
  -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 
-want=${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm otelcol}
+want=${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm otelcol kstatus}
 for b in $want; do
   case $b in
     etcd) build etcd "$ETCD_VERSION" "$here/etcd" . ;;
@@ -59,6 +64,7 @@ for b in $want; do
     helm) build helm "$HELM_VERSION" "" helm.sh/helm/v3/cmd/helm \
       "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
     otelcol) build otelcol "$OTELCOL_VERSION" "$here/otelcol" . ;;
+    kstatus) build kstatus "$KSTATUS_VERSION" "$here/kstatus" . ;;
     *) echo "build.sh: unknown binary $b" >&2; exit 2 ;;
   esac
 done

@@ -326,3 +326,42 @@ k8s.clusterRole.enabled: "watchNamespaces (true: [], every namespace; false: [th
 {{- if include "lko.goSet" (dict "root" . "path" "otelCollector.containerSecurityContext") }}{{ toYaml .Values.otelCollector.containerSecurityContext }}
 {{- else }}{{ toYaml .Values.securityContext }}{{ end }}
 {{- end }}
+
+{{/* Fails when a locusttests.locust.io CRD exists that is neither this release's (Helm's
+     meta.helm.sh/release-* annotations) nor this operator's (the labels of the generated
+     CRD in files/crd), naming its owner: other operators (the Locust project's Python
+     operator, the Go locust-k8s-operator) register the same name, and installing over
+     their CRD would replace its schema under their tests. `lookup` sees the cluster only
+     on install and upgrade (never under `helm template` or --dry-run=client). */}}
+{{- define "lko.refuseForeignCrd" -}}
+{{- $root := .root }}
+{{- $existing := lookup "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" .crd.metadata.name }}
+{{- if $existing }}
+{{- $annotations := default dict $existing.metadata.annotations }}
+{{- $labels := default dict $existing.metadata.labels }}
+{{- $release := and (eq (get $annotations "meta.helm.sh/release-name") $root.Release.Name) (eq (get $annotations "meta.helm.sh/release-namespace") $root.Release.Namespace) }}
+{{- $ours := true }}
+{{- range $key, $value := default dict .crd.metadata.labels }}
+{{- if ne (get $labels $key) $value }}{{ $ours = false }}{{ end }}
+{{- end }}
+{{- if not (or $release $ours) }}
+{{- $owner := "an unknown owner" }}
+{{- $names := default dict $existing.spec.names }}
+{{- if hasKey $annotations "controller-gen.kubebuilder.io/version" }}
+{{- $owner = "the Go locust-k8s-operator" }}
+{{- else if has "lt" (default list $names.shortNames) }}
+{{- $owner = "the Locust project's Python operator, locustio/k8s-operator" }}
+{{- end }}
+{{- $details := list }}
+{{- with get $annotations "meta.helm.sh/release-name" }}
+{{- $details = append $details (printf "installed by Helm release %s in namespace %s" . (get $annotations "meta.helm.sh/release-namespace")) }}
+{{- end }}
+{{- with $existing.metadata.managedFields }}
+{{- $details = append $details (printf "last written by %s" (last .).manager) }}
+{{- end }}
+{{- $why := "" }}
+{{- if $details }}{{ $why = printf " (%s)" (join ", " $details) }}{{ end }}
+{{- fail (printf "\n\nThe CustomResourceDefinition %s already exists and belongs to %s%s, not to this chart or to locust-k8s-operator. Other operators register the same CRD name, and two of them cannot share it: this chart refuses to replace it.\nTo move to locust-k8s-operator: uninstall the other operator, back up its tests (kubectl get locusttests -A -o yaml > tests.yaml), delete the CRD (kubectl delete crd %s, which deletes every LocustTest in the cluster), then install this chart again.\nComing from the Go locust-k8s-operator, keep your tests instead: follow \"Upgrading from the Go operator\" in the chart's README, which hands the CRD over to this release." .crd.metadata.name $owner $why .crd.metadata.name) }}
+{{- end }}
+{{- end }}
+{{- end }}

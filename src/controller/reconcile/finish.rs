@@ -60,6 +60,7 @@ impl Run<'_> {
             new.report_config_map = self.keep_report(&started.test, report).await?;
         }
         let drift_changed = set_spec_drifted(&mut new, started.drift, generation, &self.now);
+        status::progress::set_progress(&mut new, &self.now);
         match new.phase {
             Some(Phase::Running) => self.follow_master(&started.test),
             Some(p) if p.is_terminal() => ctx.pollers.stop(&self.ns, &self.name),

@@ -200,5 +200,6 @@ fn blocked_status(
         conditions::condition(READY, FALSE, why, message, generation),
         now,
     );
+    crate::status::progress::set_progress(&mut new, now);
     new
 }

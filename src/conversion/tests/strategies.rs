@@ -139,15 +139,19 @@ fn test_result() -> Gen<TestResult> {
         maybe(float()),
         maybe(float()),
         maybe(float()),
+        maybe(float()),
     )
-        .prop_map(|(total, failed, average, p95, p99, rps)| TestResult {
-            total_requests: total,
-            failed_requests: failed,
-            average_response_time: average,
-            p95_response_time: p95,
-            p99_response_time: p99,
-            requests_per_second: rps,
-        })
+        .prop_map(
+            |(total, failed, average, p95, p99, rps, percent)| TestResult {
+                total_requests: total,
+                failed_requests: failed,
+                failure_percentage: percent,
+                average_response_time: average,
+                p95_response_time: p95,
+                p99_response_time: p99,
+                requests_per_second: rps,
+            },
+        )
         .boxed()
 }
 
