@@ -5,6 +5,7 @@
 //! become `kubectl explain` text.
 
 pub mod pod;
+mod schema;
 pub mod status;
 pub mod v1;
 pub mod v2;

@@ -7,9 +7,9 @@
 
 use k8s_openapi::api::core::v1::{Container, HostAlias, TopologySpreadConstraint};
 use kube::KubeSchema;
-use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use super::schema::compact;
 
 /// Most entries in each list of [`PodExtensions`].
 pub const MAX_POD_LIST_ITEMS: usize = 16;
@@ -85,43 +85,6 @@ pub struct PodExtensions {
     #[x_kube(validation = Rule::new(NOT_OPERATOR_NAMES).message("extraContainers: the names locust-master, locust-worker and lotest-* belong to the operator's containers; choose another name").reason(Reason::FieldValueInvalid))]
     #[x_kube(validation = Rule::new("self.all(c, !has(c.restartPolicy))").message("extraContainers: restartPolicy is for native sidecars; move the container to initContainers with restartPolicy: Always").reason(Reason::FieldValueForbidden))]
     pub extra_containers: Option<Vec<Container>>,
-}
-
-/// The schema of a Kubernetes type without the descriptions of its fields: the same
-/// structure and types (so the API server still checks and prunes every field), a sixth of
-/// the size. Containers appear six times in the CRD (two lists, three places); with every
-/// description they would triple its size, past what `kubectl apply` can store. Their
-/// fields are documented by `kubectl explain pod.spec.containers`.
-fn compact<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
-    let mut schema = generator.subschema_for::<Option<T>>();
-    if let Some(object) = schema.as_object_mut() {
-        for key in ["items", "properties", "additionalProperties"] {
-            if let Some(sub) = object.get_mut(key) {
-                strip_descriptions(sub, key == "properties");
-            }
-        }
-    }
-    schema
-}
-
-/// Removes `description` from `value` and every schema below it. `named` says `value` maps
-/// property names to schemas (where a property may itself be called `description`).
-fn strip_descriptions(value: &mut Value, named: bool) {
-    match value {
-        Value::Object(map) if named => map
-            .values_mut()
-            .for_each(|schema| strip_descriptions(schema, false)),
-        Value::Object(map) => {
-            map.remove("description");
-            for (key, sub) in map.iter_mut() {
-                strip_descriptions(sub, key == "properties");
-            }
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|schema| strip_descriptions(schema, false)),
-        _ => {}
-    }
 }
 
 impl PodExtensions {

@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use super::pod::PodExtensions;
+use super::schema::compact;
 use super::status::LocustTestStatus;
 
 /// Default mount path of the test-files ConfigMap.
@@ -139,7 +140,7 @@ pub struct LocustTestSpec {
     /// Additional volumes for the Locust pods. A volume is added only to the pods that mount
     /// it (see volumeMounts[].target). Names starting with `lotest-` are reserved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), schema_with = "compact::<Vec<Volume>>")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     #[x_kube(validation = Rule::new("self.all(v, !v.name.startsWith('lotest-'))").message("volumes: names starting with 'lotest-' are reserved for the operator's own volumes; rename the volume"))]
     pub volumes: Option<Vec<Volume>>,
@@ -352,7 +353,9 @@ pub struct SchedulingSpec {
     pub affinity: Option<Affinity>,
 
     /// Tolerations for both roles (honoured unless the operator disables CR tolerations).
+    /// Fields: `kubectl explain pod.spec.tolerations`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "compact::<Vec<Toleration>>")]
     pub tolerations: Option<Vec<Toleration>>,
 
     /// Node selector for both roles.
@@ -380,9 +383,10 @@ pub struct EnvSpec {
     #[schemars(length(max = 32))]
     pub secret_refs: Option<Vec<EnvSourceRef>>,
 
-    /// Individual variables, with a value or a valueFrom reference.
+    /// Individual variables, with a value or a valueFrom reference. Fields: `kubectl
+    /// explain pod.spec.containers.env`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 256))]
+    #[schemars(length(max = 256), schema_with = "compact::<Vec<EnvVar>>")]
     pub variables: Option<Vec<EnvVar>>,
 
     /// Secrets mounted as files.
@@ -568,11 +572,15 @@ pub struct WebUiSpec {
 #[serde(rename_all = "camelCase")]
 pub struct SecuritySpec {
     /// Pod security context. Default: `seccompProfile: RuntimeDefault`, no fixed UID.
+    /// Fields: `kubectl explain pod.spec.securityContext`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "compact::<PodSecurityContext>")]
     pub pod_security_context: Option<PodSecurityContext>,
 
-    /// Security context of the Locust containers.
+    /// Security context of the Locust containers. Fields: `kubectl explain
+    /// pod.spec.containers.securityContext`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "compact::<SecurityContext>")]
     pub container_security_context: Option<SecurityContext>,
 }
 
