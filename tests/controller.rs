@@ -673,3 +673,74 @@ async fn a_sidecar_holding_the_master_pod_open_does_not_hold_the_test() {
     .await;
     operator.assert_running();
 }
+
+/// `ttlSecondsAfterFinished`: a finished test deletes itself and its children go with it;
+/// `keepFailed` keeps a failed one for inspection.
+#[tokio::test]
+async fn finished_tests_are_deleted_after_their_ttl_and_failures_kept_when_asked() {
+    let (client, ns, mut operator) = setup("ttl").await;
+    let with_ttl = |name: &str, exit: &str, keep_failed: Option<bool>| {
+        let mut t = master_annotations(locust_test(name, 1), &[(annotations::EXIT_CODE, exit)]);
+        t.spec.ttl_seconds_after_finished = Some(3);
+        t.spec.keep_failed = keep_failed;
+        t
+    };
+    create(&client, &ns, &with_ttl("brief", "0", Some(true))).await;
+    create(&client, &ns, &with_ttl("kept", "1", Some(true))).await;
+    create(&client, &ns, &with_ttl("dropped", "1", None)).await;
+    let done = wait_phase(&client, &ns, "brief", Phase::Succeeded, PHASE).await;
+    let finished = done.status.as_ref().and_then(|s| s.completion_time.clone());
+    let tests: Api<LocustTest> = Api::namespaced(client.clone(), &ns);
+    for name in ["brief", "dropped"] {
+        eventually(&format!("{name} deleted"), PHASE, || async {
+            match tests.get_opt(name).await.map_err(|e| e.to_string())? {
+                None => Ok(()),
+                Some(t) => Err(format!("still there: {}", common::describe(&t))),
+            }
+        })
+        .await;
+    }
+    let gone = k8s_openapi::jiff::Timestamp::now();
+    if let Some(finished) = finished {
+        let waited = gone.as_second() - finished.0.as_second();
+        assert!(
+            waited >= 3,
+            "deleted {waited}s after it finished, before its TTL"
+        );
+    }
+    eventually("the deleted tests' children gone", CHILDREN, || async {
+        let (b, d) = (
+            children(&client, &ns, "brief").await,
+            children(&client, &ns, "dropped").await,
+        );
+        match (
+            b.master.is_none() && b.worker.is_none(),
+            d.master.is_none() && d.worker.is_none(),
+        ) {
+            (true, true) => Ok(()),
+            _ => Err(format!("brief: {}; dropped: {}", b.summary(), d.summary())),
+        }
+    })
+    .await;
+    let kept = wait_phase(&client, &ns, "kept", Phase::Failed, PHASE).await;
+    common::never(
+        "the kept failure deleted",
+        Duration::from_secs(6),
+        || async {
+            match tests.get_opt("kept").await {
+                Ok(Some(_)) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    assert!(kept.status.is_some());
+    let events = events_for(&client, &ns, "brief").await;
+    assert_eq!(
+        event_count(&events, "TTLExpired"),
+        1,
+        "{}",
+        event_summary(&events)
+    );
+    operator.assert_running();
+}

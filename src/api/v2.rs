@@ -177,6 +177,20 @@ pub struct LocustTestSpec {
     /// CI pipeline a real verdict. Unset: Locust's own exit code decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<ThresholdsSpec>,
+
+    /// Seconds after the test has finished (Succeeded or Failed) before the operator
+    /// deletes it, with its Jobs, pods, Service and report ConfigMap. Unset: the test stays
+    /// until someone deletes it. 0 deletes it as soon as it has finished (read the result
+    /// from the events or a CI tool first). Counted from status.completionTime, so an
+    /// operator restart does not reset it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 31_536_000))]
+    pub ttl_seconds_after_finished: Option<i32>,
+
+    /// With ttlSecondsAfterFinished: keep failed tests (and their reports) for
+    /// inspection; only tests that succeeded are deleted. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_failed: Option<bool>,
 }
 
 /// Every volumeMounts[].name must be the name of an entry of volumes.

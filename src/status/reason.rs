@@ -105,6 +105,8 @@ pub const CHILD_RECREATED: &str = "ChildRecreated";
 pub const REPORT_KEPT: &str = "ReportKept";
 /// Event: the report ConfigMap could not be written.
 pub const REPORT_NOT_KEPT: &str = "ReportNotKept";
+/// Event: a finished test is deleted (`spec.ttlSecondsAfterFinished`).
+pub const TTL_EXPIRED: &str = "TTLExpired";
 /// Event: children the Go operator created were adopted.
 pub const ADOPTED: &str = "Adopted";
 

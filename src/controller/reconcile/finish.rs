@@ -81,7 +81,15 @@ impl Run<'_> {
                         Delete and recreate the test to run it with the new spec.";
             (ctx.event(self.test, true, reason::SPEC_DRIFTED, note.into())).await;
         }
-        Ok(next_action(&new, ctx.settings.pod_health_grace))
+        match super::ttl::expiry(&started.test.spec, &new, &self.now) {
+            super::ttl::Expiry::Never => Ok(next_action(&new, ctx.settings.pod_health_grace)),
+            super::ttl::Expiry::In(left) => Ok(Action::requeue(left)),
+            super::ttl::Expiry::Due => {
+                let ttl = started.test.spec.ttl_seconds_after_finished.unwrap_or(0);
+                self.delete_expired(ttl).await?;
+                Ok(Action::await_change())
+            }
+        }
     }
 
     /// What the status is derived from: the children, and what the test's Locust poller

@@ -17,6 +17,7 @@ mod finish;
 mod start;
 #[cfg(test)]
 mod tests;
+mod ttl;
 
 use std::sync::Arc;
 use std::time::Duration;

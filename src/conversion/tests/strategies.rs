@@ -1098,6 +1098,7 @@ fn any_v2_spec() -> Gen<v2::LocustTestSpec> {
             maybe(thresholds()),
             maybe(pod_extensions()),
         ),
+        (maybe(0..=31_536_000i32), maybe(any::<bool>())),
     )
         .prop_map(
             |(
@@ -1121,6 +1122,7 @@ fn any_v2_spec() -> Gen<v2::LocustTestSpec> {
                     thresholds,
                     pod,
                 ),
+                (ttl_seconds_after_finished, keep_failed),
             )| v2::LocustTestSpec {
                 image,
                 image_pull_policy,
@@ -1138,6 +1140,8 @@ fn any_v2_spec() -> Gen<v2::LocustTestSpec> {
                 security,
                 thresholds,
                 pod,
+                ttl_seconds_after_finished,
+                keep_failed,
             },
         )
         .boxed()
