@@ -744,3 +744,37 @@ async fn finished_tests_are_deleted_after_their_ttl_and_failures_kept_when_asked
     );
     operator.assert_running();
 }
+
+/// The default pod security passes the `restricted` Pod Security Standard: in a namespace
+/// that enforces it, the API server admits the Locust pods and the test runs.
+#[tokio::test]
+async fn default_pods_pass_the_restricted_pod_security_standard() {
+    let (client, ns, mut operator) = setup("restricted").await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let label = json!({"metadata": {"labels": {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+    }}});
+    namespaces
+        .patch(&ns, &PatchParams::default(), &Patch::Merge(&label))
+        .await
+        .expect("enforce restricted");
+    create(&client, &ns, &long_running("strict", 2, "3600")).await;
+    wait_phase(&client, &ns, "strict", Phase::Running, PHASE).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let list = pods
+        .list(&ListParams::default().labels("performance-test-name=strict"))
+        .await
+        .expect("pods");
+    assert_eq!(list.items.len(), 3, "master and 2 workers admitted");
+    let psc = list.items[0]
+        .spec
+        .as_ref()
+        .and_then(|s| s.security_context.clone())
+        .expect("a pod security context");
+    assert_eq!(
+        (psc.run_as_non_root, psc.run_as_user),
+        (Some(true), Some(1000))
+    );
+    operator.assert_running();
+}

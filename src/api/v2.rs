@@ -585,13 +585,16 @@ pub struct WebUiSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecuritySpec {
-    /// Pod security context. Default: `seccompProfile: RuntimeDefault`, no fixed UID.
+    /// Pod security context, merged field by field over the defaults `runAsNonRoot: true`,
+    /// `runAsUser: 1000` (the operator's LOCUST_RUN_AS_USER) and `seccompProfile:
+    /// RuntimeDefault`, which pass the restricted Pod Security Standard.
     /// Fields: `kubectl explain pod.spec.securityContext`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "compact::<PodSecurityContext>")]
     pub pod_security_context: Option<PodSecurityContext>,
 
-    /// Security context of the Locust containers. Fields: `kubectl explain
+    /// Security context of the Locust containers, merged field by field over the defaults
+    /// `allowPrivilegeEscalation: false` and `capabilities.drop: [ALL]`. Fields: `kubectl explain
     /// pod.spec.containers.securityContext`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "compact::<SecurityContext>")]

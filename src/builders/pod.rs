@@ -10,6 +10,9 @@ use k8s_openapi::api::core::v1::{
     SeccompProfile, SecurityContext,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::{
     BuildError, Ctx, MASTER_PORT, MASTER_PORT_2, Role, WEB_UI_PORT, command, env, extensions,
@@ -23,37 +26,71 @@ pub(crate) const MASTER_PORTS: [(&str, i32); 3] = [
     ("web-ui", WEB_UI_PORT),
 ];
 
-/// The pod security context: the CR's, else `seccompProfile: RuntimeDefault` (no fixed UID,
-/// so the image and the platform choose it, as OpenShift requires).
+/// The pod security context: the operator's defaults, which pass the `restricted` Pod
+/// Security Standard with the official image (`runAsNonRoot`, `runAsUser` from
+/// `LOCUST_RUN_AS_USER`, default 1000, and `seccompProfile: RuntimeDefault`), with the CR's
+/// `security.podSecurityContext` merged over them field by field.
 fn pod_security_context(ctx: &Ctx<'_>) -> PodSecurityContext {
-    ctx.spec
-        .security
-        .as_ref()
-        .and_then(|s| s.pod_security_context.clone())
-        .unwrap_or_else(|| PodSecurityContext {
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".into(),
-                localhost_profile: None,
-            }),
-            ..PodSecurityContext::default()
-        })
+    let defaults = PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: ctx.config.run_as_user,
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }),
+        ..PodSecurityContext::default()
+    };
+    let mine = ctx.spec.security.as_ref();
+    merged(defaults, mine.and_then(|s| s.pod_security_context.as_ref()))
 }
 
-/// The container security context: the CR's, else no privilege escalation and no
-/// capabilities.
+/// The container security context: no privilege escalation and no capabilities, with the
+/// CR's `security.containerSecurityContext` merged over it field by field.
 fn container_security_context(ctx: &Ctx<'_>) -> SecurityContext {
-    ctx.spec
-        .security
-        .as_ref()
-        .and_then(|s| s.container_security_context.clone())
-        .unwrap_or_else(|| SecurityContext {
-            allow_privilege_escalation: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                add: None,
-            }),
-            ..SecurityContext::default()
-        })
+    let defaults = SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: None,
+        }),
+        ..SecurityContext::default()
+    };
+    let mine = ctx.spec.security.as_ref();
+    merged(
+        defaults,
+        mine.and_then(|s| s.container_security_context.as_ref()),
+    )
+}
+
+/// `mine` merged over `defaults`: every field `mine` sets wins, nested objects (such as
+/// `capabilities` or `seccompProfile`) are merged the same way, lists are replaced.
+fn merged<T: Serialize + DeserializeOwned + Clone>(defaults: T, mine: Option<&T>) -> T {
+    let Some(mine) = mine else {
+        return defaults;
+    };
+    let (Ok(mut base), Ok(over)) = (serde_json::to_value(&defaults), serde_json::to_value(mine))
+    else {
+        return mine.clone();
+    };
+    merge_json(&mut base, over);
+    serde_json::from_value(base).unwrap_or_else(|_| mine.clone())
+}
+
+fn merge_json(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) if !v.is_null() => merge_json(slot, v),
+                    None if !v.is_null() => {
+                        b.insert(k, v);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
 }
 
 /// `runtimeClassName`: unset → the operator's default, `""` → none, a name → that one.
@@ -239,15 +276,18 @@ mod tests {
     }
 
     #[test]
-    fn security_defaults_and_overrides() {
+    fn security_defaults_pass_restricted_and_merge_with_the_crs() {
         let mut t = minimal();
         let p = pod(&t, &OperatorConfig::default(), Role::Worker);
         let psc = p.security_context.expect("default");
         assert_eq!(
-            psc.seccomp_profile.map(|s| s.type_),
-            Some("RuntimeDefault".to_string())
+            psc.seccomp_profile.as_ref().map(|s| s.type_.as_str()),
+            Some("RuntimeDefault")
         );
-        assert_eq!(psc.run_as_user, None);
+        assert_eq!(
+            (psc.run_as_non_root, psc.run_as_user),
+            (Some(true), Some(1000))
+        );
         let csc = p.containers[0].security_context.clone().expect("default");
         assert_eq!(csc.allow_privilege_escalation, Some(false));
         assert_eq!(
@@ -256,26 +296,71 @@ mod tests {
         );
         assert_eq!(csc.run_as_user, None);
 
+        // The platform chooses the user (OpenShift): LOCUST_RUN_AS_USER="".
+        let platform = OperatorConfig {
+            run_as_user: None,
+            ..OperatorConfig::default()
+        };
+        let psc = pod(&t, &platform, Role::Master)
+            .security_context
+            .expect("default");
+        assert_eq!((psc.run_as_non_root, psc.run_as_user), (Some(true), None));
+
         let mine_pod = PodSecurityContext {
-            run_as_non_root: Some(true),
+            run_as_user: Some(4242),
+            fs_group: Some(4242),
             ..Default::default()
         };
         let mine_container = SecurityContext {
             read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities {
+                add: Some(vec!["NET_BIND_SERVICE".into()]),
+                drop: None,
+            }),
             ..Default::default()
         };
         t.spec.security = Some(SecuritySpec {
-            pod_security_context: Some(mine_pod.clone()),
-            container_security_context: Some(mine_container.clone()),
+            pod_security_context: Some(mine_pod),
+            container_security_context: Some(mine_container),
         });
         for role in [Role::Master, Role::Worker] {
             let p = pod(&t, &OperatorConfig::default(), role);
-            assert_eq!(p.security_context.as_ref(), Some(&mine_pod));
+            let psc = p.security_context.expect("merged");
             assert_eq!(
-                p.containers[0].security_context.as_ref(),
-                Some(&mine_container)
+                (psc.run_as_user, psc.fs_group),
+                (Some(4242), Some(4242)),
+                "mine win"
             );
+            assert_eq!(psc.run_as_non_root, Some(true), "defaults stay");
+            assert!(psc.seccomp_profile.is_some(), "defaults stay");
+            let csc = p.containers[0].security_context.clone().expect("merged");
+            assert_eq!(csc.read_only_root_filesystem, Some(true));
+            assert_eq!(csc.allow_privilege_escalation, Some(false));
+            let caps = csc.capabilities.expect("capabilities");
+            assert_eq!(
+                caps.drop,
+                Some(vec!["ALL".to_string()]),
+                "nested defaults stay"
+            );
+            assert_eq!(caps.add, Some(vec!["NET_BIND_SERVICE".to_string()]));
         }
+
+        // Opting out explicitly: runAsNonRoot false, the image's own user.
+        t.spec.security = Some(SecuritySpec {
+            pod_security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(false),
+                run_as_user: Some(0),
+                ..Default::default()
+            }),
+            container_security_context: None,
+        });
+        let psc = pod(&t, &OperatorConfig::default(), Role::Worker)
+            .security_context
+            .expect("merged");
+        assert_eq!(
+            (psc.run_as_non_root, psc.run_as_user),
+            (Some(false), Some(0))
+        );
     }
 
     #[test]

@@ -243,6 +243,19 @@ pub struct OperatorArgs {
         help_heading = SCHEDULING,
     )]
     pub expect_workers_max_wait_seconds: u32,
+    /// `runAsUser` of the Locust pods of tests whose `security.podSecurityContext` sets
+    /// none: a user id (1 to 2147483647; 1000 is the official image's `locust` user, which
+    /// Kubernetes cannot check against `runAsNonRoot` by name). Empty: unset, for platforms
+    /// that assign ids themselves (OpenShift's restricted SCC).
+    #[arg(
+        long,
+        env = "LOCUST_RUN_AS_USER",
+        value_name = "UID",
+        default_value = "1000",
+        value_parser = or_none(number::<i64>(1, MAX_TTL_SECONDS)),
+        help_heading = SCHEDULING,
+    )]
+    pub locust_run_as_user: Optional<i64>,
 }
 
 /// Requests and limits for cpu, memory and ephemeral storage; `None` leaves that entry out.
@@ -310,6 +323,8 @@ pub struct OperatorConfig {
     /// Default `--expect-workers-max-wait` in seconds for tests that do not set
     /// `master.expectWorkersMaxWait`; 0 waits forever.
     pub expect_workers_max_wait: u32,
+    /// Default `runAsUser` of the Locust pods; `None`: left to the platform.
+    pub run_as_user: Option<i64>,
 }
 
 impl From<OperatorArgs> for OperatorConfig {
@@ -346,6 +361,7 @@ impl From<OperatorArgs> for OperatorConfig {
             enable_affinity_cr_injection: a.enable_affinity_cr_injection,
             enable_taint_tolerations_cr_injection: a.enable_taint_tolerations_cr_injection,
             expect_workers_max_wait: a.expect_workers_max_wait_seconds,
+            run_as_user: a.locust_run_as_user.0,
         }
     }
 }
