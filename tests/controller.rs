@@ -778,3 +778,44 @@ async fn default_pods_pass_the_restricted_pod_security_standard() {
     );
     operator.assert_running();
 }
+
+/// Pods the API server refuses (here: Pod Security admission) show in PodsHealthy with the
+/// API server's own words, instead of "no pod of the test exists yet" for ever.
+#[tokio::test]
+async fn pods_the_api_server_refuses_show_why() {
+    let (client, ns, mut operator) = setup("refused").await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let label =
+        json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}});
+    namespaces
+        .patch(&ns, &PatchParams::default(), &Patch::Merge(&label))
+        .await
+        .expect("enforce restricted");
+    let mut test = long_running("rooted", 1, "3600");
+    test.spec.security = Some(locust_k8s_operator::api::v2::SecuritySpec {
+        pod_security_context: Some(k8s_openapi::api::core::v1::PodSecurityContext {
+            run_as_non_root: Some(false),
+            run_as_user: Some(0),
+            ..Default::default()
+        }),
+        container_security_context: None,
+    });
+    create(&client, &ns, &test).await;
+    let seen = wait_status(
+        &client,
+        &ns,
+        "rooted",
+        "PodsHealthy=False/PodCreateFailed",
+        PHASE,
+        |t| condition(t, "PodsHealthy").is_some_and(|c| c.reason == "PodCreateFailed"),
+    )
+    .await;
+    let c = condition(&seen, "PodsHealthy").expect("PodsHealthy");
+    assert_eq!(c.status, "False");
+    assert!(
+        c.message.contains("violates PodSecurity") && c.message.contains("rooted-"),
+        "{}",
+        c.message
+    );
+    operator.assert_running();
+}

@@ -20,6 +20,7 @@ mod locust_poll;
 mod pod_owner;
 mod reconcile;
 mod references;
+mod refused;
 mod relist;
 
 use std::sync::Arc;

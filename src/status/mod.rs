@@ -39,7 +39,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 pub use conditions::set_condition;
 pub use derive::derive;
 pub use events::{EventKind, StatusEvent, events};
-pub use observed::{MasterView, Observed, live_changed};
+pub use observed::{MasterView, Observed, RefusedPods, live_changed};
 pub use phase::held_open;
 pub use pods::{PodProblem, ProblemKind};
 

@@ -45,6 +45,9 @@ pub struct Observed {
     pub run_started: bool,
     /// The test's `spec.thresholds`.
     pub thresholds: Option<ThresholdsSpec>,
+    /// Jobs whose pods the API server refuses to create (their FailedCreate events), if
+    /// the controller looked: a Job without pods for a while.
+    pub refused_pods: Vec<RefusedPods>,
     /// The master's `--expect-workers-max-wait` in seconds, if bounded.
     pub expect_workers_max_wait: Option<u32>,
 }
@@ -61,6 +64,17 @@ impl Observed {
             .as_ref()
             .or(self.stopped_result.as_ref().filter(|_| finished))
     }
+}
+
+/// A Job whose pods the API server refuses to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedPods {
+    /// The Job's role.
+    pub role: crate::builders::Role,
+    /// The Job's name.
+    pub job: String,
+    /// The latest FailedCreate event's message (the API server's refusal).
+    pub message: String,
 }
 
 /// What the Locust master reports about a running test.

@@ -66,6 +66,13 @@ pub(crate) fn pod_problems(observed: &Observed, now: &Time, grace: Duration) -> 
             pods.iter()
                 .filter_map(move |p| pods::classify(p, role, now, grace))
         })
+        .chain(observed.refused_pods.iter().map(|r| PodProblem {
+            pod: r.job.clone(),
+            role: r.role,
+            kind: pods::ProblemKind::Creation,
+            detail: format!("the API server refuses to create them: {}", r.message),
+            blocking: true,
+        }))
         .collect();
     problems.sort_by(|a, b| {
         (!a.blocking, a.role != Role::Master, a.kind, &a.pod).cmp(&(

@@ -41,6 +41,8 @@ pub enum ProblemKind {
     OomKilled,
     /// A container keeps crashing and restarting.
     CrashLoop,
+    /// The Job controller cannot create the pods: the API server refuses them.
+    Creation,
 }
 
 impl ProblemKind {
@@ -52,6 +54,7 @@ impl ProblemKind {
             ProblemKind::Configuration => reason::CONFIGURATION_ERROR,
             ProblemKind::OomKilled => reason::OOM_KILLED,
             ProblemKind::CrashLoop => reason::CRASH_LOOP_BACK_OFF,
+            ProblemKind::Creation => reason::POD_CREATE_FAILED,
         }
     }
 
@@ -67,6 +70,9 @@ impl ProblemKind {
             }
             ProblemKind::OomKilled => "raise the memory limit of this role",
             ProblemKind::CrashLoop => "check the container logs (`kubectl logs --previous`)",
+            ProblemKind::Creation => {
+                "fix what the message names (the namespace's Pod Security level, a quota, a missing ServiceAccount or PriorityClass); the Job retries on its own"
+            }
         }
     }
 }
@@ -91,6 +97,15 @@ pub struct PodProblem {
 impl PodProblem {
     /// A message naming the pod, the problem and what to do.
     pub fn message(&self) -> String {
+        if self.kind == ProblemKind::Creation {
+            let component = self.role.component();
+            return format!(
+                "{component} pods of Job {}: {}; {}",
+                self.pod,
+                self.detail,
+                self.kind.hint()
+            );
+        }
         format!(
             "{} pod {}: {}; {}",
             self.role.component(),

@@ -72,6 +72,9 @@ pub const CONFIGURATION_ERROR: &str = "ConfigurationError";
 pub const CRASH_LOOP_BACK_OFF: &str = "CrashLoopBackOff";
 /// PodsHealthy: a container was killed for exceeding its memory limit.
 pub const OOM_KILLED: &str = "OOMKilled";
+/// PodsHealthy: the API server refuses to create the pods (Pod Security admission, a
+/// quota, a missing ServiceAccount or PriorityClass): the Job's FailedCreate events.
+pub const POD_CREATE_FAILED: &str = "PodCreateFailed";
 /// PodsHealthy: a pod cannot be scheduled.
 pub const SCHEDULING_ERROR: &str = "SchedulingError";
 

@@ -871,3 +871,33 @@ fn only_the_locust_container_ending_counts_not_a_sidecar() {
     let s = run(&[(10, all_running()), (30, obs)]);
     assert_eq!(s[1].phase, Some(Phase::Running));
 }
+
+#[test]
+fn pods_the_api_server_refuses_are_unhealthy_and_fail_the_test_after_the_grace_period() {
+    let refused = || {
+        let mut obs = created();
+        obs.refused_pods = vec![RefusedPods {
+            role: crate::builders::Role::Worker,
+            job: "demo-worker".into(),
+            message:
+                "pods \"demo-worker-0-x\" is forbidden: violates PodSecurity \"restricted:latest\""
+                    .into(),
+        }];
+        obs
+    };
+    let s = run(&[(10, refused()), (200, refused())]);
+    let c = cond(&s[0], PODS_HEALTHY);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        (FALSE, "PodCreateFailed")
+    );
+    assert!(
+        c.message.contains("worker pods of Job demo-worker")
+            && c.message.contains("violates PodSecurity"),
+        "{}",
+        c.message
+    );
+    assert_eq!(s[0].phase, Some(Phase::Pending));
+    assert_eq!(s[1].phase, Some(Phase::Failed));
+    assert_eq!(cond(&s[1], READY).reason, "PodCreateFailed");
+}

@@ -22,7 +22,7 @@ use crate::controller::context::FIELD_MANAGER;
 use crate::controller::error::Error;
 use crate::controller::locust_poll::Snapshot;
 use crate::locust::FinalReport;
-use crate::status::conditions::{self, FALSE, SPEC_DRIFTED, TRUE};
+use crate::status::conditions::{self, FALSE, SPEC_DRIFTED, TRUE, UNKNOWN};
 use crate::status::{self, EventKind, Observed, reason, set_condition};
 
 /// Safety net for running tests; watches on Jobs and pods drive the real updates.
@@ -46,7 +46,14 @@ impl Run<'_> {
             .snapshot(&self.ns, &self.name, &self.uid)
             .unwrap_or_default();
         let report = snapshot.report.clone();
-        let observed = self.observed(existing.clone(), generation, &started.test, snapshot);
+        let refused = if self.phase.is_terminal() {
+            Vec::new()
+        } else {
+            crate::controller::refused::refused_pods(&ctx.client, &self.ns, &existing, &self.now)
+                .await
+        };
+        let mut observed = self.observed(existing.clone(), generation, &started.test, snapshot);
+        observed.refused_pods = refused;
         let mut new = status::derive(
             &self.previous,
             &observed,
@@ -117,6 +124,7 @@ impl Run<'_> {
             master_last_seen: snapshot.last_seen,
             run_started: snapshot.run_started,
             thresholds: spec.thresholds.clone(),
+            refused_pods: Vec::new(),
             expect_workers_max_wait: builders::expect_workers_max_wait(
                 spec,
                 self.ctx.config.expect_workers_max_wait,
@@ -255,6 +263,10 @@ fn next_action(status: &LocustTestStatus, grace: Duration) -> Action {
         Some(p) if p.is_terminal() => Action::await_change(),
         _ if conditions::has_status(&status.conditions, conditions::PODS_HEALTHY, FALSE) => {
             Action::requeue(grace.min(RUNNING_RESYNC) + Duration::from_secs(1))
+        }
+        // No pod yet: look again soon, when a Job without pods has its events read.
+        _ if conditions::has_status(&status.conditions, conditions::PODS_HEALTHY, UNKNOWN) => {
+            Action::requeue(crate::controller::refused::QUIET_FOR + Duration::from_secs(1))
         }
         _ => Action::requeue(RUNNING_RESYNC),
     }

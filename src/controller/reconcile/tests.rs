@@ -250,9 +250,11 @@ fn refuse_master_job(code: u16, reason: &'static str, message: &'static str) -> 
 #[tokio::test]
 async fn a_new_test_gets_its_children_and_a_pending_status() {
     let (result, seen) = reconcile_once(new_test(), no_script(), true).await;
+    // No pod yet: looked at again in 6 s, when a Job still without pods has its
+    // FailedCreate events read.
     assert_eq!(
         result.expect("reconciled"),
-        Action::requeue(Duration::from_secs(60))
+        Action::requeue(Duration::from_secs(6))
     );
     assert_eq!(posts(&seen, "services").len(), 1);
     assert_eq!(posts(&seen, "jobs").len(), 2);
