@@ -1,6 +1,6 @@
 //! Pure status derivation: what the controller observed (Jobs, pods, the previous status)
-//! in, the new [`LocustTestStatus`] and the events to publish out. No I/O and no clock:
-//! the caller passes `now`.
+//! in, the new [`LocustTestStatus`](crate::api::status::LocustTestStatus) and the events
+//! to publish out. No I/O and no clock: the caller passes `now`.
 //!
 //! The phase only moves forward (Pending → Running → Succeeded | Failed): a test that was
 //! Running stays Running when its pods disappear, and a terminal status is returned
@@ -9,7 +9,7 @@
 //! unschedulable) show in the `PodsHealthy` condition at once and fail the test only after
 //! they stayed unhealthy for the grace period, so a slow node scale-up is tolerated.
 //!
-//! Modules: [`derive`](mod@derive) (the status, one function per condition), `outcome`
+//! Modules: `derive` ([`derive()`]: the status, one function per condition), `outcome`
 //! (the `Verdict`: has the test ended, and how), [`verdict`] (thresholds and
 //! Locust's exit codes), [`observed`] (the input), [`conditions`] (types and
 //! [`set_condition`]), [`reason`] (every condition and event reason), [`pods`] (pod
