@@ -1,7 +1,8 @@
 //! `locust-k8s-operator test`, the CI command, run as a pipeline runs it: the real binary
 //! against the real control plane. Through the operator (kwok pods that finish as their
 //! annotations say): a passing test exits 0, re-runs with `--generate-name` get their own
-//! names, a failed master exits 2, a verdict on the run exits 1. With a status written
+//! names, a failed master exits 2, a verdict on the run exits 1, and a real Locust run
+//! breaking a threshold exits 1 with its numbers and its report. With a status written
 //! through the status subresource while the command waits: the progress line, the JSON
 //! document and the report saved from the report ConfigMap. And the ways it stops
 //! early: the timeout (exit 2, the test kept or deleted), an invalid file or command line
@@ -275,6 +276,23 @@ async fn patch_status(client: &Client, ns: &str, name: &str, status: Value) {
         .expect("the status subresource takes the patch");
 }
 
+/// Waits for the command spawned in `command` to end within `limit` with exit `code`;
+/// its run and JSON document.
+async fn verdict(
+    command: tokio::task::JoinHandle<Run>,
+    limit: Duration,
+    code: i32,
+) -> (Run, Value) {
+    let run = tokio::time::timeout(limit, command)
+        .await
+        .expect("the command ends at the verdict")
+        .expect("the command's task");
+    eprintln!("{run}");
+    assert_eq!(run.code, Some(code), "{run}");
+    let doc = run.json();
+    (run, doc)
+}
+
 /// No operator here: the test writes the status the operator would, while the command
 /// waits, so the command's reading of it is checked exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,13 +369,7 @@ async fn a_breach_written_to_the_status_exits_1_with_the_numbers_and_the_report(
         }),
     )
     .await;
-    let run = tokio::time::timeout(Duration::from_secs(30), command)
-        .await
-        .expect("the command ends at the verdict")
-        .expect("the command's task");
-    eprintln!("{run}");
-    assert_eq!(run.code, Some(1), "{run}");
-    let doc = run.json();
+    let (run, doc) = verdict(command, Duration::from_secs(30), 1).await;
     assert_eq!(
         (&doc["name"], &doc["phase"], &doc["reason"], &doc["message"]),
         (
@@ -483,4 +495,114 @@ async fn invalid_input_exits_3_before_any_request() {
     assert_eq!(run.code, Some(3), "{run}");
     assert!(run.stderr.contains("--wait"), "{run}");
     assert_eq!(tests_in(&client, &ns).await, Vec::<String>::new());
+}
+
+/// End to end with real Locust: the operator reads a real master (run locally with the
+/// exact invocation the builders make, `MASTER_URL_TEMPLATE` pointing at it) whose run
+/// fails one request in ten; a 1 % failure-ratio threshold fails the test, the command
+/// exits 1 with Locust's numbers, and saves the report the operator kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_locust_run_breaching_a_threshold_exits_1_and_saves_its_report() {
+    use common::local_locust::{LOCUST_VERSION, Run as LocalRun, start_target};
+    use locust_k8s_operator::builders::Role;
+
+    let target = start_target().await;
+    let client = common::admin().await;
+    let ns = common::namespace("ci-real").await;
+    // The simulated master pod ends with the exit code a real master has after failed
+    // requests, 60 s after it starts: long after the real run (8 s, then 15 s autoquit).
+    let test: LocustTest = serde_json::from_value(json!({
+        "apiVersion": "locust.io/v2",
+        "kind": "LocustTest",
+        "metadata": {"name": "real", "namespace": ns},
+        "spec": {
+            "image": format!("locustio/locust:{LOCUST_VERSION}"),
+            "master": {
+                "command": "locust -f /lotest/src/locustfile.py",
+                "autostart": true,
+                "autoquit": {"enabled": true, "timeout": 15},
+                "extraArgs": ["--only-summary", "--users", "4", "--spawn-rate", "4",
+                              "--run-time", "8s"],
+                "annotations": {
+                    annotations::RUN_SECONDS: "60",
+                    annotations::EXIT_CODE: "1",
+                },
+            },
+            "worker": {
+                "command": "locust -f /lotest/src/locustfile.py",
+                "replicas": 1,
+                "annotations": {annotations::RUN_SECONDS: "600"},
+            },
+            "testFiles": {"configMapRef": common::LOCUSTFILE},
+            "env": {"variables": [
+                {"name": "CUSTOM_VAR", "value": "static-value"},
+                {"name": "TARGET_HOST", "value": format!("http://127.0.0.1:{target}")},
+            ]},
+            "thresholds": {"maxFailureRatio": 0.01},
+        },
+    }))
+    .expect("a valid LocustTest");
+    let mut local = LocalRun::new(&test).await;
+    let kubeconfig = common::operator_kubeconfig().await;
+    let mut options = OperatorOptions::new(&kubeconfig, &ns);
+    options.env = vec![
+        (
+            "MASTER_URL_TEMPLATE".into(),
+            format!("http://127.0.0.1:{}", local.mapping.web_port),
+        ),
+        ("LOCUST_POLL_SECONDS".into(), "1".into()),
+    ];
+    let mut operator = Operator::start("ci-real", options);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.html");
+    let command = tokio::spawn(run_test(
+        yaml(&test),
+        args(
+            &ns,
+            &[
+                "--wait",
+                "--timeout",
+                "3m",
+                "--json",
+                "--report",
+                &report.display().to_string(),
+            ],
+        )
+        .await,
+    ));
+    common::wait_phase(
+        &client,
+        &ns,
+        "real",
+        locust_k8s_operator::api::status::Phase::Running,
+        Duration::from_secs(60),
+    )
+    .await;
+    local.start(Role::Master, "master");
+    local.start(Role::Worker, "worker");
+
+    let (run, doc) = verdict(command, Duration::from_secs(150), 1).await;
+    assert_eq!(doc["phase"], "Failed", "{run}");
+    assert_eq!(doc["reason"], "ThresholdsBreached", "{run}");
+    let message = doc["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("thresholds breached: failure ratio "),
+        "{run}"
+    );
+    let total = doc["result"]["totalRequests"].as_i64().unwrap_or(0);
+    let failed = doc["result"]["failedRequests"].as_i64().unwrap_or(0);
+    assert!(total > 0 && failed > 0, "{run}");
+    assert_eq!(doc["reportConfigMap"], "real-report", "{run}");
+    // The progress line showed the real master's live numbers.
+    assert!(
+        run.stderr.contains("running: 4 users, "),
+        "a progress line with the live numbers: {run}"
+    );
+    let html = std::fs::read_to_string(&report).expect("the report file");
+    assert_eq!(doc["report"]["bytes"], html.len(), "{run}");
+    assert!(
+        html.contains("<html") && html.contains("Locust"),
+        "{html:.200}"
+    );
+    operator.assert_running();
 }
