@@ -5,13 +5,21 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use locust_k8s_operator::cli::{Cli, CliError, Command, run_offline};
+use locust_k8s_operator::cli::{Cli, CliError, Command, run_offline, test_run};
 use locust_k8s_operator::config::name_the_variable;
 
 fn main() -> ExitCode {
-    // A bad setting exits here (code 2) with clap's message, naming flag and variable.
-    let cli = Cli::try_parse().unwrap_or_else(|e| name_the_variable(e, &Cli::command()).exit());
+    // A bad setting exits here (code 2; 3 for `test`) with clap's message, naming flag and
+    // variable.
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let e = name_the_variable(e, &Cli::command());
+        let code = test_run::usage_exit_code(&e, &std::env::args_os().collect::<Vec<_>>());
+        let _ = e.print();
+        let _ = std::io::stdout().flush();
+        std::process::exit(code)
+    });
     let result = match cli.command {
+        Command::Test(args) => return test_run::main(*args),
         Command::Run(args) => args
             .validate()
             .map_err(|e| CliError::Input(e.to_string()))

@@ -51,6 +51,12 @@ pub enum Command {
         #[arg(short = 'f', long = "filename", value_name = "FILE")]
         file: PathBuf,
     },
+    /// Create a LocustTest and, with `--wait`, follow it to its verdict: for CI pipelines.
+    ///
+    /// The file is validated first, with the webhook's rules; an invalid file exits 3 and
+    /// nothing is sent. Progress goes to stderr; the verdict and the numbers (or one JSON
+    /// document with `--json`) to stdout.
+    Test(Box<super::test_run::TestArgs>),
     /// Run the operator (the container's default command).
     ///
     /// Every setting is a flag and an environment variable (the chart and the OLM bundle set

@@ -1,4 +1,5 @@
-//! The command line: `crd`, `render`, `convert`, `validate` (offline) and `run`.
+//! The command line: `crd`, `render`, `convert`, `validate` (offline), `test` (a test
+//! from CI) and `run`.
 //!
 //! Every offline command builds its whole output before printing it, so a failure never
 //! leaves partial YAML on stdout; messages go to stderr and the exit code is non-zero.
@@ -6,6 +7,7 @@
 mod args;
 mod offline;
 pub mod run;
+pub mod test_run;
 
 pub use args::{Cli, Command, RunArgs, RunConfig, TargetVersion};
 
@@ -44,6 +46,8 @@ pub fn run_offline(command: &Command) -> Result<String, CliError> {
         ),
         Command::Convert { file, to } => offline::convert(&args::read_input(file)?, *to),
         Command::Validate { file } => offline::validate(&args::read_input(file)?),
-        Command::Run(_) => Err(CliError::Internal("`run` is not an offline command".into())),
+        Command::Run(_) | Command::Test(_) => Err(CliError::Internal(
+            "`run` and `test` are not offline commands".into(),
+        )),
     }
 }

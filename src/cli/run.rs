@@ -177,6 +177,14 @@ async fn start_webhooks(
 /// `locust-k8s-operator/<version>`.
 pub const USER_AGENT: &str = concat!("locust-k8s-operator/", env!("CARGO_PKG_VERSION"));
 
+/// Sends [`USER_AGENT`] on every request (kube sends no User-Agent of its own).
+pub(crate) fn add_user_agent(config: &mut kube::Config) {
+    config.headers.push((
+        hyper::header::USER_AGENT,
+        hyper::header::HeaderValue::from_static(USER_AGENT),
+    ));
+}
+
 /// A client for the in-cluster config or `$KUBECONFIG`, sending [`USER_AGENT`], limited to
 /// `KUBE_API_QPS` requests per second (bursts of `KUBE_API_BURST`) when set (see
 /// [`crate::rate_limit`]).
@@ -186,11 +194,7 @@ async fn client(settings: &ControllerConfig) -> Result<Client, CliError> {
             "no Kubernetes connection (in-cluster config or $KUBECONFIG): {e}"
         ))
     })?;
-    // kube sends no User-Agent of its own; `headers` go on every request.
-    config.headers.push((
-        hyper::header::USER_AGENT,
-        hyper::header::HeaderValue::from_static(USER_AGENT),
-    ));
+    add_user_agent(&mut config);
     let builder = kube::client::ClientBuilder::try_from(config)
         .map_err(|e| CliError::Input(format!("building the Kubernetes client: {e}")))?;
     let limit = settings
@@ -201,8 +205,8 @@ async fn client(settings: &ControllerConfig) -> Result<Client, CliError> {
         .build())
 }
 
-/// SIGTERM (Kubernetes) or Ctrl-C (a terminal).
-async fn shutdown_signal() {
+/// SIGTERM (Kubernetes, a cancelled CI job) or Ctrl-C (a terminal).
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(mut term) => {
