@@ -130,6 +130,7 @@ mod tests {
             reason::CRASH_LOOP_BACK_OFF,
             reason::OOM_KILLED,
             reason::SCHEDULING_ERROR,
+            reason::POD_CREATE_FAILED,
             "SomethingNew",
         ] {
             assert_eq!(failed(r), Standing::Finished(Exit::NoVerdict), "{r}");
