@@ -95,6 +95,7 @@ fn the_rules_are_exactly_the_documented_ones() {
         ("", "services", &["get", "list", "watch", "create", "patch"]),
         ("", "pods", &["get", "list", "watch"]),
         ("", "configmaps", &["get", "create", "patch"]),
+        ("", "persistentvolumeclaims", &["get"]),
         ("events.k8s.io", "events", &["create", "patch"]),
     ]
     .into_iter()
@@ -205,6 +206,7 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         ("", "pods", None, "watch"),
         ("", "configmaps", None, "get"),
         ("", "configmaps", None, "patch"),
+        ("", "persistentvolumeclaims", None, "get"),
         ("events.k8s.io", "events", None, "create"),
     ] {
         assert!(
@@ -216,6 +218,8 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         ("", "secrets", None, "get"),
         ("", "secrets", None, "list"),
         ("", "configmaps", None, "list"),
+        ("", "persistentvolumeclaims", None, "list"),
+        ("", "persistentvolumeclaims", None, "create"),
         ("batch", "jobs", None, "delete"),
         ("", "pods", None, "delete"),
         ("", "services", None, "delete"),

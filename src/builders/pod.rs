@@ -3,7 +3,8 @@
 //! Both roles share the image, pull settings, environment, test files, secret mounts,
 //! scheduling and security contexts; they differ in invocation, resources, labels,
 //! annotations, user volumes (by mount target) and ports (only the master listens). The
-//! user's pod extensions are merged in last (`extensions`).
+//! operator's init containers (git, pip: `test_files`) come first; the user's pod
+//! extensions are merged in last (`extensions`).
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, PodSecurityContext, PodSpec, PodTemplateSpec,
@@ -13,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{
     BuildError, Ctx, MASTER_PORT, MASTER_PORT_2, Role, WEB_UI_PORT, command, env, extensions,
-    labels, resources, volumes,
+    labels, resources, test_files, volumes,
 };
 
 /// Names of the master Service ports and of the master container ports.
@@ -41,7 +42,7 @@ fn pod_security_context(ctx: &Ctx<'_>) -> PodSecurityContext {
 
 /// The container security context: the CR's, else no privilege escalation and no
 /// capabilities.
-fn container_security_context(ctx: &Ctx<'_>) -> SecurityContext {
+pub(super) fn container_security_context(ctx: &Ctx<'_>) -> SecurityContext {
     ctx.spec
         .security
         .as_ref()
@@ -117,6 +118,7 @@ pub(crate) fn template(ctx: &Ctx<'_>, role: Role) -> Result<PodTemplateSpec, Bui
     let (pod_volumes, _) = volumes::volumes_and_mounts(ctx, role)?;
     let mut spec = PodSpec {
         containers: vec![container(ctx, role)?],
+        init_containers: non_empty(test_files::init_containers(ctx, role)),
         restart_policy: Some("Never".into()),
         image_pull_secrets: ctx.spec.image_pull_secrets.clone().and_then(non_empty),
         volumes: non_empty(pod_volumes),
