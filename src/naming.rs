@@ -26,10 +26,19 @@ const HASH_LEN: usize = 8;
 
 /// Prefix reserved for the operator's own volumes.
 pub const RESERVED_VOLUME_PREFIX: &str = "lotest-";
-/// Volume holding the test files ConfigMap.
+/// Volume holding the test files, whatever their source (ConfigMap, PVC, image, git).
 pub const SRC_VOLUME: &str = "lotest-src";
 /// Volume holding the library ConfigMap.
 pub const LIB_VOLUME: &str = "lotest-lib";
+/// Volume holding the requirements file of `testFiles.requirements` (pip's init container
+/// only).
+pub const REQUIREMENTS_VOLUME: &str = "lotest-requirements";
+/// Volume (an emptyDir) the Python packages of `testFiles.requirements` are installed into.
+pub const PYDEPS_VOLUME: &str = "lotest-pydeps";
+/// Init container cloning `testFiles.git` into [`SRC_VOLUME`].
+pub const GIT_CONTAINER: &str = "lotest-git";
+/// Init container pip-installing `testFiles.requirements` into [`PYDEPS_VOLUME`].
+pub const PIP_CONTAINER: &str = "lotest-pip";
 
 /// Whether `s` is a DNS-1035 label: lowercase letters, digits and '-', starting with a
 /// letter, ending with a letter or digit, at most 63 characters.

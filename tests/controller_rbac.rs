@@ -84,7 +84,7 @@ fn the_rules_are_exactly_the_documented_ones() {
         (
             "locust.io",
             "locusttests",
-            &["get", "list", "watch", "patch"][..],
+            &["get", "list", "watch", "patch", "delete"][..],
         ),
         ("locust.io", "locusttests/status", &["get", "patch"]),
         (
@@ -95,6 +95,8 @@ fn the_rules_are_exactly_the_documented_ones() {
         ("", "services", &["get", "list", "watch", "create", "patch"]),
         ("", "pods", &["get", "list", "watch"]),
         ("", "configmaps", &["get", "create", "patch"]),
+        ("", "persistentvolumeclaims", &["get"]),
+        ("", "events", &["list"]),
         ("events.k8s.io", "events", &["create", "patch"]),
     ]
     .into_iter()
@@ -205,6 +207,9 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         ("", "pods", None, "watch"),
         ("", "configmaps", None, "get"),
         ("", "configmaps", None, "patch"),
+        ("", "persistentvolumeclaims", None, "get"),
+        ("", "events", None, "list"),
+        ("locust.io", "locusttests", None, "delete"),
         ("events.k8s.io", "events", None, "create"),
     ] {
         assert!(
@@ -216,11 +221,13 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         ("", "secrets", None, "get"),
         ("", "secrets", None, "list"),
         ("", "configmaps", None, "list"),
+        ("", "persistentvolumeclaims", None, "list"),
+        ("", "persistentvolumeclaims", None, "create"),
         ("batch", "jobs", None, "delete"),
         ("", "pods", None, "delete"),
         ("", "services", None, "delete"),
-        ("locust.io", "locusttests", None, "delete"),
         ("locust.io", "locusttests", None, "update"),
+        ("", "events", None, "watch"),
         ("coordination.k8s.io", "leases", None, "update"),
         ("coordination.k8s.io", "leases", None, "create"),
         ("coordination.k8s.io", "leases", None, "get"),

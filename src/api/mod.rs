@@ -7,6 +7,7 @@
 pub mod pod;
 mod schema;
 pub mod status;
+pub mod test_files;
 pub mod v1;
 pub mod v2;
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use super::pod::PodExtensions;
 use super::schema::compact;
 use super::status::LocustTestStatus;
+pub use super::test_files::{GitTestFiles, ImageTestFiles, PvcTestFiles, RequirementsSpec};
 
 /// Default mount path of the test-files ConfigMap.
 pub const DEFAULT_SRC_MOUNT_PATH: &str = "/lotest/src";
@@ -103,7 +104,7 @@ pub const MAX_PROCESSES_PER_POD: i32 = 64;
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(MOUNTS_REFERENCE_VOLUMES).message("volumeMounts: every mount must name a volume defined in spec.volumes").reason(Reason::FieldValueInvalid).field_path(".volumeMounts"))]
-#[x_kube(validation = Rule::new(MOUNTS_OUTSIDE_SRC).message("volumeMounts and env.secretMounts must not be mounted on or under testFiles.srcMountPath while testFiles.configMapRef is set").reason(Reason::FieldValueInvalid).field_path(".volumeMounts"))]
+#[x_kube(validation = Rule::new(MOUNTS_OUTSIDE_SRC).message("volumeMounts and env.secretMounts must not be mounted on or under testFiles.srcMountPath while testFiles has a source (configMapRef, persistentVolumeClaim, image or git)").reason(Reason::FieldValueInvalid).field_path(".volumeMounts"))]
 #[x_kube(validation = Rule::new(MOUNTS_OUTSIDE_LIB).message("volumeMounts and env.secretMounts must not be mounted on or under testFiles.libMountPath while testFiles.libConfigMapRef is set").reason(Reason::FieldValueInvalid).field_path(".volumeMounts"))]
 pub struct LocustTestSpec {
     /// Container image for the master and the workers, for example `locustio/locust:2.43.1`.
@@ -195,12 +196,13 @@ pub struct LocustTestSpec {
 
 /// Every volumeMounts[].name must be the name of an entry of volumes.
 const MOUNTS_REFERENCE_VOLUMES: &str = "!has(self.volumeMounts) || self.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))";
-/// No mount on or under the test-files path while the test-files ConfigMap is mounted there.
-const MOUNTS_OUTSIDE_SRC: &str = "!has(self.testFiles) || !has(self.testFiles.configMapRef) || ((!has(self.volumeMounts) || self.volumeMounts.all(m, !(m.mountPath == (has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') || m.mountPath.startsWith((has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') + '/')))) && (!has(self.env) || !has(self.env.secretMounts) || self.env.secretMounts.all(m, !(m.mountPath == (has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') || m.mountPath.startsWith((has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') + '/')))))";
+/// No mount on or under the test-files path while a source of the test files is mounted there.
+const MOUNTS_OUTSIDE_SRC: &str = "!has(self.testFiles) || !(has(self.testFiles.configMapRef) || has(self.testFiles.persistentVolumeClaim) || has(self.testFiles.image) || has(self.testFiles.git)) || ((!has(self.volumeMounts) || self.volumeMounts.all(m, !(m.mountPath == (has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') || m.mountPath.startsWith((has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') + '/')))) && (!has(self.env) || !has(self.env.secretMounts) || self.env.secretMounts.all(m, !(m.mountPath == (has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') || m.mountPath.startsWith((has(self.testFiles.srcMountPath) ? self.testFiles.srcMountPath : '/lotest/src') + '/')))))";
 /// No mount on or under the library path while the library ConfigMap is mounted there.
 const MOUNTS_OUTSIDE_LIB: &str = "!has(self.testFiles) || !has(self.testFiles.libConfigMapRef) || ((!has(self.volumeMounts) || self.volumeMounts.all(m, !(m.mountPath == (has(self.testFiles.libMountPath) ? self.testFiles.libMountPath : '/opt/locust/lib') || m.mountPath.startsWith((has(self.testFiles.libMountPath) ? self.testFiles.libMountPath : '/opt/locust/lib') + '/')))) && (!has(self.env) || !has(self.env.secretMounts) || self.env.secretMounts.all(m, !(m.mountPath == (has(self.testFiles.libMountPath) ? self.testFiles.libMountPath : '/opt/locust/lib') || m.mountPath.startsWith((has(self.testFiles.libMountPath) ? self.testFiles.libMountPath : '/opt/locust/lib') + '/')))))";
 
-/// Image pull policy of the Locust containers.
+/// An image pull policy. Unset: the Kubernetes default (Always for `:latest` or no tag,
+/// else IfNotPresent).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum ImagePullPolicy {
     /// Always pull the image.
@@ -333,9 +335,12 @@ pub struct WorkerSpec {
     pub pod: Option<PodExtensions>,
 }
 
-/// Where the test files come from.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+/// Where the test files come from, and the Python packages they need. At most one source
+/// of the locustfile: configMapRef, persistentVolumeClaim, image or git (none: the
+/// locustfile is in the Locust image). Every source is mounted at srcMountPath.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(ONE_SOURCE).message("testFiles: set at most one source of the test files: configMapRef, persistentVolumeClaim, image or git").reason(Reason::FieldValueForbidden))]
 pub struct TestFilesSpec {
     /// ConfigMap holding the locustfile(s), mounted at srcMountPath.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -347,7 +352,8 @@ pub struct TestFilesSpec {
     #[schemars(length(min = 1, max = 253))]
     pub lib_config_map_ref: Option<String>,
 
-    /// Mount path of configMapRef. Default: /lotest/src.
+    /// Where the test files appear in the Locust containers (from configMapRef,
+    /// persistentVolumeClaim, image or git). Default: /lotest/src.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024), regex(pattern = r"^/"))]
     pub src_mount_path: Option<String>,
@@ -356,6 +362,41 @@ pub struct TestFilesSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024), regex(pattern = r"^/"))]
     pub lib_mount_path: Option<String>,
+
+    /// Test files on a PersistentVolumeClaim (for tests too big for a ConfigMap), mounted
+    /// read-only at srcMountPath.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<PvcTestFiles>,
+
+    /// Test files in an OCI image, mounted read-only at srcMountPath (an image volume: needs
+    /// Kubernetes 1.35+, where the ImageVolume feature is on by default, or 1.33/1.34 with
+    /// it turned on, and a runtime that supports it, such as containerd 2.1+ or CRI-O 1.31+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageTestFiles>,
+
+    /// Test files cloned from a git repository by an init container (lotest-git) as each
+    /// pod starts, mounted read-only at srcMountPath.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitTestFiles>,
+
+    /// Python packages pip-installs before Locust starts, from a requirements file in a
+    /// ConfigMap, on the master and every worker (init container lotest-pip). A failed
+    /// install fails the test with reason DependencyInstallFailed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<RequirementsSpec>,
+}
+
+/// At most one source of the locustfile in testFiles.
+const ONE_SOURCE: &str = "(has(self.configMapRef) ? 1 : 0) + (has(self.persistentVolumeClaim) ? 1 : 0) + (has(self.image) ? 1 : 0) + (has(self.git) ? 1 : 0) <= 1";
+
+impl TestFilesSpec {
+    /// Whether a source of the test files is set (and mounted at srcMountPath).
+    pub fn has_source(&self) -> bool {
+        self.config_map_ref.is_some()
+            || self.persistent_volume_claim.is_some()
+            || self.image.is_some()
+            || self.git.is_some()
+    }
 }
 
 /// Scheduling of the master and worker pods.

@@ -1,7 +1,7 @@
 //! Environment of the Locust containers (the same on master and workers).
 //!
-//! Order of `env`: the operator's variables (`PYTHONPATH` when a library ConfigMap is
-//! mounted), then the OpenTelemetry variables, then the user's `env.variables` as written
+//! Order of `env`: the operator's variables (`PYTHONPATH` with the library ConfigMap's
+//! path, then the packages of `testFiles.requirements`, when there are any), then the OpenTelemetry variables, then the user's `env.variables` as written
 //! (so a user variable of the same name, coming later, wins). `envFrom`: `env.configMapRefs`
 //! first, then `env.secretRefs`.
 
@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{ConfigMapEnvSource, EnvFromSource, EnvVar, SecretEnvSource};
 
+use super::test_files::{PYDEPS_PATH, requirements};
 use super::volumes::lib_mount_path;
 use super::{BuildError, Ctx, Role};
 
@@ -34,13 +35,16 @@ fn var(name: &str, value: impl Into<String>) -> EnvVar {
 /// The `env` of `role`'s container.
 pub(crate) fn env(ctx: &Ctx<'_>, role: Role) -> Result<Vec<EnvVar>, BuildError> {
     let mut out = Vec::new();
-    if ctx
+    let lib = ctx
         .spec
         .test_files
         .as_ref()
-        .is_some_and(|t| t.lib_config_map_ref.is_some())
-    {
-        out.push(var("PYTHONPATH", lib_mount_path(ctx.spec)));
+        .and_then(|t| t.lib_config_map_ref.as_ref())
+        .map(|_| lib_mount_path(ctx.spec));
+    let pydeps = requirements(ctx.spec).map(|_| PYDEPS_PATH);
+    let python_path: Vec<&str> = lib.into_iter().chain(pydeps).collect();
+    if !python_path.is_empty() {
+        out.push(var("PYTHONPATH", python_path.join(":")));
     }
     out.extend(otel_env(ctx, role)?);
     if let Some(vars) = ctx.spec.env.as_ref().and_then(|e| e.variables.as_ref()) {

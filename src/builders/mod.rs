@@ -5,6 +5,7 @@
 //! Every generated name comes from [`crate::naming`]. The pieces live in small modules:
 //! [`command`] (the Locust invocation), [`labels`] (labels and annotations), `env`
 //! (environment and OpenTelemetry), `volumes` (test files, secret mounts, user volumes),
+//! `test_files` (the test-file sources and the git and pip init containers),
 //! `resources`, `pod` (pod template and container), `extensions` (the user's pod
 //! extensions merged into it), `job` and `service`.
 
@@ -17,6 +18,7 @@ mod pod;
 pub mod report;
 mod resources;
 mod service;
+mod test_files;
 mod volumes;
 
 #[cfg(test)]
@@ -35,6 +37,7 @@ use crate::config::OperatorConfig;
 use crate::naming;
 
 pub use command::{expect_workers_max_wait, expected_workers};
+pub use test_files::PYDEPS_PATH;
 
 /// Port the workers connect to on the master (`--master-port`).
 pub const MASTER_PORT: i32 = 5557;

@@ -3,7 +3,8 @@
 //! Both roles share the image, pull settings, environment, test files, secret mounts,
 //! scheduling and security contexts; they differ in invocation, resources, labels,
 //! annotations, user volumes (by mount target) and ports (only the master listens). The
-//! user's pod extensions are merged in last (`extensions`).
+//! operator's init containers (git, pip: `test_files`) come first; the user's pod
+//! extensions are merged in last (`extensions`).
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, PodSecurityContext, PodSpec, PodTemplateSpec,
@@ -16,7 +17,7 @@ use serde_json::Value;
 
 use super::{
     BuildError, Ctx, MASTER_PORT, MASTER_PORT_2, Role, WEB_UI_PORT, command, env, extensions,
-    labels, resources, volumes,
+    labels, resources, test_files, volumes,
 };
 
 /// Names of the master Service ports and of the master container ports.
@@ -46,7 +47,7 @@ fn pod_security_context(ctx: &Ctx<'_>) -> PodSecurityContext {
 
 /// The container security context: no privilege escalation and no capabilities, with the
 /// CR's `security.containerSecurityContext` merged over it field by field.
-fn container_security_context(ctx: &Ctx<'_>) -> SecurityContext {
+pub(super) fn container_security_context(ctx: &Ctx<'_>) -> SecurityContext {
     let defaults = SecurityContext {
         allow_privilege_escalation: Some(false),
         capabilities: Some(Capabilities {
@@ -154,6 +155,7 @@ pub(crate) fn template(ctx: &Ctx<'_>, role: Role) -> Result<PodTemplateSpec, Bui
     let (pod_volumes, _) = volumes::volumes_and_mounts(ctx, role)?;
     let mut spec = PodSpec {
         containers: vec![container(ctx, role)?],
+        init_containers: non_empty(test_files::init_containers(ctx, role)),
         restart_policy: Some("Never".into()),
         image_pull_secrets: ctx.spec.image_pull_secrets.clone().and_then(non_empty),
         volumes: non_empty(pod_volumes),

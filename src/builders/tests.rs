@@ -50,6 +50,12 @@ fn snapshot_pod_extensions() {
 }
 
 #[test]
+fn snapshot_test_files_git() {
+    let children = build_ok(&example(include_str!("../../examples/test-files-git.yaml")));
+    insta::assert_yaml_snapshot!("test_files_git", children.into_objects());
+}
+
+#[test]
 fn objects_in_creation_order() {
     let objects = build_ok(&minimal()).into_objects();
     let kinds: Vec<_> = objects

@@ -1,7 +1,9 @@
 //! Volumes and mounts of the Locust pods.
 //!
-//! In this order: the test-files ConfigMap ([`naming::SRC_VOLUME`] at `srcMountPath`), the
-//! library ConfigMap ([`naming::LIB_VOLUME`] at `libMountPath`), `env.secretMounts`
+//! In this order: the test files ([`naming::SRC_VOLUME`] at `srcMountPath`, from any
+//! source: see `test_files`), the library ConfigMap ([`naming::LIB_VOLUME`] at
+//! `libMountPath`), the requirements file and the installed Python packages
+//! (`testFiles.requirements`), `env.secretMounts`
 //! (volumes [`naming::secret_mount_volume`], read-only unless `readOnly: false`) — all on
 //! both roles — then the user's `volumes`, each only on the pods that mount it according to
 //! `volumeMounts[].target` (default both). A volume that no mount of a role uses is not
@@ -12,9 +14,9 @@ use k8s_openapi::api::core::v1::{ConfigMapVolumeSource, SecretVolumeSource, Volu
 use crate::api::v2::{DEFAULT_LIB_MOUNT_PATH, DEFAULT_SRC_MOUNT_PATH, LocustTestSpec, MountTarget};
 use crate::naming;
 
-use super::{BuildError, Ctx, Role};
+use super::{BuildError, Ctx, Role, test_files};
 
-/// Where the test-files ConfigMap is mounted.
+/// Where the test files are mounted.
 pub(crate) fn src_mount_path(spec: &LocustTestSpec) -> &str {
     spec.test_files
         .as_ref()
@@ -68,15 +70,21 @@ pub(crate) fn volumes_and_mounts(
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
 
-    if let Some(files) = &spec.test_files {
-        if let Some(cm) = &files.config_map_ref {
-            volumes.push(config_map_volume(naming::SRC_VOLUME, cm));
-            mounts.push(mount(naming::SRC_VOLUME, src_mount_path(spec), None));
-        }
-        if let Some(cm) = &files.lib_config_map_ref {
-            volumes.push(config_map_volume(naming::LIB_VOLUME, cm));
-            mounts.push(mount(naming::LIB_VOLUME, lib_mount_path(spec), None));
-        }
+    if let Some((volume, m)) = test_files::source(spec, src_mount_path(spec)) {
+        volumes.push(volume);
+        mounts.push(m);
+    }
+    if let Some(cm) = spec
+        .test_files
+        .as_ref()
+        .and_then(|f| f.lib_config_map_ref.as_ref())
+    {
+        volumes.push(config_map_volume(naming::LIB_VOLUME, cm));
+        mounts.push(mount(naming::LIB_VOLUME, lib_mount_path(spec), None));
+    }
+    if let Some((pip_volumes, m)) = test_files::requirements_volumes(spec) {
+        volumes.extend(pip_volumes);
+        mounts.push(m);
     }
 
     let secret_mounts = spec.env.as_ref().and_then(|e| e.secret_mounts.as_ref());
@@ -167,6 +175,7 @@ mod tests {
             lib_config_map_ref: Some("lib-cm".into()),
             src_mount_path: None,
             lib_mount_path: Some("/custom/lib".into()),
+            ..Default::default()
         });
         for role in [Role::Master, Role::Worker] {
             let (v, m) = with_ctx(&t, |c| volumes_and_mounts(c, role)).expect("valid");

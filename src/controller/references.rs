@@ -1,4 +1,5 @@
-//! Dereference: the ConfigMaps a test refers to must exist before its pods are created.
+//! Dereference: the ConfigMaps a test refers to (and the PersistentVolumeClaim holding its
+//! test files) must exist before its pods are created.
 //!
 //! Secrets are deliberately not read (least privilege: the operator has no access to
 //! Secrets); a missing Secret shows on the pods (CreateContainerConfigError or a volume that
@@ -8,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
 use kube::Api;
 
 use super::error::Error;
@@ -23,6 +24,12 @@ pub fn config_map_refs(spec: &LocustTestSpec) -> Vec<(String, &str)> {
         }
         if let Some(n) = &tf.lib_config_map_ref {
             refs.push(("spec.testFiles.libConfigMapRef".to_string(), n.as_str()));
+        }
+        if let Some(r) = &tf.requirements {
+            refs.push((
+                "spec.testFiles.requirements.configMapRef".to_string(),
+                r.config_map_ref.as_str(),
+            ));
         }
     }
     for (i, r) in spec
@@ -58,6 +65,32 @@ pub async fn first_missing_config_map(
         seen.saw(&ns, name, Instant::now());
     }
     Ok(None)
+}
+
+/// The PersistentVolumeClaim holding the test files, when it does not exist, as
+/// `(field, name)`. Asked every time (the claim is only read while the test's children are
+/// missing, and few tests use one).
+pub async fn missing_claim(
+    api: &Api<PersistentVolumeClaim>,
+    spec: &LocustTestSpec,
+) -> Result<Option<(&'static str, String)>, Error> {
+    let Some(pvc) = spec
+        .test_files
+        .as_ref()
+        .and_then(|t| t.persistent_volume_claim.as_ref())
+    else {
+        return Ok(None);
+    };
+    let found = api
+        .get_metadata_opt(&pvc.claim_name)
+        .await
+        .map_err(Error::kube("reading the test files' PersistentVolumeClaim"))?;
+    Ok(found.is_none().then(|| {
+        (
+            "spec.testFiles.persistentVolumeClaim.claimName",
+            pvc.claim_name.clone(),
+        )
+    }))
 }
 
 /// How long a ConfigMap seen to exist is taken to exist without asking again.
@@ -107,7 +140,7 @@ mod tests {
         seen.saw("ns", "lib", t0 + SEEN_FOR);
         assert_eq!(seen.at.lock().map(|a| a.len()).unwrap_or_default(), 1);
     }
-    use crate::api::v2::{EnvSourceRef, EnvSpec, TestFilesSpec};
+    use crate::api::v2::{EnvSourceRef, EnvSpec, RequirementsSpec, TestFilesSpec};
 
     #[test]
     fn lists_every_config_map_reference_with_its_field() {
@@ -115,6 +148,10 @@ mod tests {
             test_files: Some(TestFilesSpec {
                 config_map_ref: Some("tests".into()),
                 lib_config_map_ref: Some("lib".into()),
+                requirements: Some(RequirementsSpec {
+                    config_map_ref: "deps".into(),
+                    key: None,
+                }),
                 ..Default::default()
             }),
             env: Some(EnvSpec {
@@ -132,6 +169,10 @@ mod tests {
             [
                 ("spec.testFiles.configMapRef".to_string(), "tests"),
                 ("spec.testFiles.libConfigMapRef".to_string(), "lib"),
+                (
+                    "spec.testFiles.requirements.configMapRef".to_string(),
+                    "deps"
+                ),
                 ("spec.env.configMapRefs[0].name".to_string(), "env"),
             ]
         );

@@ -97,7 +97,14 @@ fn merge(stored: v2::LocustTestSpec, v1: &v1::LocustTestSpec) -> v2::LocustTestS
         spec.worker.annotations = fresh.worker.annotations;
     }
     if v1.config_map != shown.config_map {
-        spec.test_files.get_or_insert_default().config_map_ref = v1.config_map.clone();
+        let files = spec.test_files.get_or_insert_default();
+        files.config_map_ref = v1.config_map.clone();
+        if files.config_map_ref.is_some() {
+            // A v1 client chose a ConfigMap as the one source of the test files.
+            files.persistent_volume_claim = None;
+            files.image = None;
+            files.git = None;
+        }
     }
     if v1.lib_config_map != shown.lib_config_map {
         spec.test_files.get_or_insert_default().lib_config_map_ref = v1.lib_config_map.clone();
@@ -143,6 +150,7 @@ fn test_files(v1: &v1::LocustTestSpec) -> Option<v2::TestFilesSpec> {
             .lib_config_map
             .as_ref()
             .map(|_| v2::DEFAULT_LIB_MOUNT_PATH.to_owned()),
+        ..v2::TestFilesSpec::default()
     })
 }
 

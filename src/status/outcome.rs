@@ -160,6 +160,10 @@ fn failed_master(
     why: &str,
     at: Option<Time>,
 ) -> Verdict {
+    if let Some(p) = pods::failed_init_problem(&observed.master_pods, Role::Master) {
+        let message = format!("the master Job failed ({why}): {}", p.message());
+        return Failure::of_master(p.kind.reason(), message, at);
+    }
     let exit = phase::failed_exit(&observed.master_pods);
     let explained = verdict::failed_master(&verdict::FailedMaster {
         exit_code: exit.as_ref().map(|(code, _)| *code),
@@ -199,11 +203,22 @@ fn worker_job(observed: &Observed) -> Option<Verdict> {
         _ if phase::all_indexes_failed(job) => ("every worker index failed".to_string(), None),
         _ => return None,
     };
-    Some(Verdict::Failed(Failure {
-        reason: reason::WORKERS_FAILED,
-        message: format!(
-            "the workers failed before the master finished ({why}); see the worker logs"
+    let (reason, message) = match pods::failed_init_problem(&observed.worker_pods, Role::Worker) {
+        Some(p) => (
+            p.kind.reason(),
+            format!(
+                "the workers failed before the master finished ({why}): {}",
+                p.message()
+            ),
         ),
+        None => (
+            reason::WORKERS_FAILED,
+            format!("the workers failed before the master finished ({why}); see the worker logs"),
+        ),
+    };
+    Some(Verdict::Failed(Failure {
+        reason,
+        message,
         at,
         master_ended: false,
     }))

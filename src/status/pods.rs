@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::{elapsed_at_least, reason};
 use crate::builders::Role;
+use crate::naming;
 
 /// Waiting reasons of a container whose image cannot be pulled.
 const IMAGE_PULL_REASONS: &[&str] = &[
@@ -43,7 +44,25 @@ pub enum ProblemKind {
     CrashLoop,
     /// The Job controller cannot create the pods: the API server refuses them.
     Creation,
+    /// The `lotest-git` init container could not fetch `testFiles.git`.
+    TestFilesFetch,
+    /// The `lotest-pip` init container could not install `testFiles.requirements`.
+    DependencyInstall,
 }
+
+/// The operator's init containers, what their failure is, and what failed.
+const OPERATOR_INIT: [(&str, ProblemKind, &str); 2] = [
+    (
+        naming::GIT_CONTAINER,
+        ProblemKind::TestFilesFetch,
+        "git could not fetch spec.testFiles.git",
+    ),
+    (
+        naming::PIP_CONTAINER,
+        ProblemKind::DependencyInstall,
+        "pip could not install spec.testFiles.requirements",
+    ),
+];
 
 impl ProblemKind {
     /// The `PodsHealthy` condition reason for this problem.
@@ -55,6 +74,8 @@ impl ProblemKind {
             ProblemKind::OomKilled => reason::OOM_KILLED,
             ProblemKind::CrashLoop => reason::CRASH_LOOP_BACK_OFF,
             ProblemKind::Creation => reason::POD_CREATE_FAILED,
+            ProblemKind::TestFilesFetch => reason::TEST_FILES_FETCH_FAILED,
+            ProblemKind::DependencyInstall => reason::DEPENDENCY_INSTALL_FAILED,
         }
     }
 
@@ -72,6 +93,12 @@ impl ProblemKind {
             ProblemKind::CrashLoop => "check the container logs (`kubectl logs --previous`)",
             ProblemKind::Creation => {
                 "fix what the message names (the namespace's Pod Security level, a quota, a missing ServiceAccount or PriorityClass); the Job retries on its own"
+            }
+            ProblemKind::TestFilesFetch => {
+                "check spec.testFiles.git (repository, ref, secretRef) and that the pods reach the repository, then recreate the test"
+            }
+            ProblemKind::DependencyInstall => {
+                "fix the requirements file (spec.testFiles.requirements) or the package index settings (PIP_* variables in spec.env), then recreate the test"
             }
         }
     }
@@ -161,6 +188,50 @@ fn oom_killed(cs: &ContainerStatus) -> bool {
     is_oom(cs.state.as_ref()) || is_oom(cs.last_state.as_ref())
 }
 
+/// The failure of one of the operator's init containers in `pod` (named `pod_name`): its
+/// kind and what happened. `None` while they run or when they succeeded.
+fn failed_init(pod: &Pod, pod_name: &str) -> Option<(ProblemKind, String)> {
+    let statuses = pod.status.as_ref()?.init_container_statuses.as_deref()?;
+    statuses.iter().find_map(|cs| {
+        let (_, kind, what) = OPERATOR_INIT.iter().find(|(n, _, _)| *n == cs.name)?;
+        let state = cs.state.as_ref()?;
+        // Terminated: its exit is final (restartPolicy Never); waiting: after a failure.
+        let exit = match (&state.terminated, &state.waiting) {
+            (Some(t), _) => Some(t),
+            (None, Some(_)) => cs.last_state.as_ref().and_then(|s| s.terminated.as_ref()),
+            (None, None) => None,
+        }
+        .filter(|t| t.exit_code != 0)?;
+        let why = exit
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        let detail = format!(
+            "init container {} exited with code {}{why}: {what}; `kubectl logs {pod_name} -c {}` \
+             shows why",
+            cs.name, exit.exit_code, cs.name
+        );
+        Some((*kind, detail))
+    })
+}
+
+/// The first pod of `pods` whose operator init container failed, as a problem of `role`
+/// (not blocking: the pod has failed or will be retried, and the Job decides).
+pub(crate) fn failed_init_problem(pods: &[Pod], role: Role) -> Option<PodProblem> {
+    pods.iter().find_map(|pod| {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let (kind, detail) = failed_init(pod, &name)?;
+        Some(PodProblem {
+            pod: name,
+            role,
+            kind,
+            detail,
+            blocking: false,
+        })
+    })
+}
+
 fn with_message(what: String, message: &str) -> String {
     if message.is_empty() {
         what
@@ -202,6 +273,10 @@ pub fn classify(pod: &Pod, role: Role, now: &Time, grace: Duration) -> Option<Po
             );
             return Some(problem(ProblemKind::OomKilled, detail, !failed));
         }
+    }
+    if let Some((kind, detail)) = failed_init(pod, &name) {
+        // A failed pod is the Job's to judge (the verdict names this problem too).
+        return Some(problem(kind, detail, !failed));
     }
     if failed {
         return None;

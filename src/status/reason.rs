@@ -16,6 +16,9 @@ pub const RESOURCES_PENDING: &str = "ResourcesPending";
 pub const INVALID_SPEC: &str = "InvalidSpec";
 /// Ready (blocked) and Event: a referenced ConfigMap does not exist.
 pub const CONFIG_MAP_MISSING: &str = "ConfigMapMissing";
+/// Ready (blocked) and Event: the PersistentVolumeClaim holding the test files
+/// (`testFiles.persistentVolumeClaim`) does not exist.
+pub const PERSISTENT_VOLUME_CLAIM_MISSING: &str = "PersistentVolumeClaimMissing";
 /// Ready (blocked) and Event: the API server refused to create a child.
 pub const CREATE_FAILED: &str = "CreateFailed";
 
@@ -77,6 +80,12 @@ pub const OOM_KILLED: &str = "OOMKilled";
 pub const POD_CREATE_FAILED: &str = "PodCreateFailed";
 /// PodsHealthy: a pod cannot be scheduled.
 pub const SCHEDULING_ERROR: &str = "SchedulingError";
+/// PodsHealthy, and Ready of a test that failed for it: the `lotest-pip` init container
+/// could not install `testFiles.requirements`.
+pub const DEPENDENCY_INSTALL_FAILED: &str = "DependencyInstallFailed";
+/// PodsHealthy, and Ready of a test that failed for it: the `lotest-git` init container
+/// could not fetch `testFiles.git`.
+pub const TEST_FILES_FETCH_FAILED: &str = "TestFilesFetchFailed";
 
 // ---- SpecDrifted ----
 

@@ -234,6 +234,26 @@ impl FakePod {
         self
     }
 
+    /// The pod failed before Locust started: its init container `name` exited with
+    /// `code` (`restartPolicy: Never`), the Locust container never left PodInitializing.
+    pub fn init_failed(mut self, name: &str, code: i32) -> Self {
+        self = self.waiting("PodInitializing");
+        self.status().phase = Some("Failed".into());
+        self.status().init_container_statuses = Some(vec![ContainerStatus {
+            name: name.into(),
+            state: Some(ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: code,
+                    reason: Some("Error".into()),
+                    ..ContainerStateTerminated::default()
+                }),
+                ..ContainerState::default()
+            }),
+            ..ContainerStatus::default()
+        }]);
+        self
+    }
+
     /// The finished pod.
     pub fn build(self) -> Pod {
         self.0

@@ -249,6 +249,98 @@ fn failures() {
     }
 }
 
+/// A failed git or pip init container fails the test with its own reason, naming the
+/// container and how to read its logs; the Job's failure alone would say MasterFailed.
+#[test]
+fn a_failed_init_container_of_the_operator_names_the_cause() {
+    let master = |container: &str| {
+        let mut obs = finished_master("Failed", "BackoffLimitExceeded", 30);
+        obs.master_pods = vec![pod("demo-master-x").init_failed(container, 1).build()];
+        obs
+    };
+    let workers = |container: &str| {
+        let mut obs = with_pods(
+            vec![master_ready()],
+            vec![pod("w-0").init_failed(container, 128).build()],
+        );
+        obs.worker_job = Some(with_condition(job(2), "Failed", "BackoffLimitExceeded", 30));
+        obs
+    };
+    let cases = [
+        (
+            "master pip",
+            master("lotest-pip"),
+            reason::DEPENDENCY_INSTALL_FAILED,
+            "demo-master-x -c lotest-pip",
+        ),
+        (
+            "master git",
+            master("lotest-git"),
+            reason::TEST_FILES_FETCH_FAILED,
+            "demo-master-x -c lotest-git",
+        ),
+        (
+            "worker pip",
+            workers("lotest-pip"),
+            reason::DEPENDENCY_INSTALL_FAILED,
+            "w-0 -c lotest-pip",
+        ),
+        (
+            "worker git",
+            workers("lotest-git"),
+            reason::TEST_FILES_FETCH_FAILED,
+            "w-0 -c lotest-git",
+        ),
+        (
+            "user init container",
+            master("wait-for-db"),
+            reason::MASTER_FAILED,
+            "the master Job failed",
+        ),
+    ];
+    for (name, obs, want, text) in cases {
+        let s = &run(&[(0, created()), (40, obs)])[1];
+        assert_eq!(s.phase, Some(Phase::Failed), "{name}");
+        let ready = cond(s, READY);
+        assert_eq!(ready.reason, want, "{name}");
+        assert!(ready.message.contains(text), "{name}: {}", ready.message);
+        let healthy = cond(s, PODS_HEALTHY);
+        if want == reason::MASTER_FAILED {
+            assert_eq!(healthy.status, TRUE, "{name}: not the operator's container");
+        } else {
+            assert_eq!(
+                (healthy.status.as_str(), healthy.reason.as_str()),
+                (FALSE, want),
+                "{name}"
+            );
+            assert!(
+                healthy.message.contains("exited with code"),
+                "{name}: {}",
+                healthy.message
+            );
+        }
+    }
+    // While the pod still runs its init containers, or after they succeeded, all is well.
+    let mut ok = pod("w-0").ready(12).build();
+    if let Some(st) = ok.status.as_mut() {
+        st.init_container_statuses = pod("x")
+            .init_failed("lotest-pip", 0)
+            .build()
+            .status
+            .and_then(|s| s.init_container_statuses);
+    }
+    let s = &run(&[
+        (0, created()),
+        (20, with_pods(vec![master_ready()], vec![ok])),
+    ])[1];
+    assert_eq!(
+        cond(s, PODS_HEALTHY).status,
+        TRUE,
+        "{:?}",
+        cond(s, PODS_HEALTHY)
+    );
+}
+
 #[test]
 fn pod_problems_are_named() {
     let cases: Vec<(&str, Pod, &str, &str)> = vec![

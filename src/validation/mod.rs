@@ -11,6 +11,7 @@ mod metadata;
 mod mounts;
 mod pod;
 mod spec;
+mod test_files;
 mod thresholds;
 
 pub(crate) use metadata::{is_dns1123_label, is_dns1123_subdomain};
@@ -64,6 +65,7 @@ pub fn validate(test: &LocustTest) -> Result<(), ValidationErrors> {
     metadata::check(test, &mut errors);
     spec::check(&test.spec, &mut errors);
     commands::check(&test.spec, &mut errors);
+    test_files::check(&test.spec, &mut errors);
     mounts::check(&test.spec, &mut errors);
     pod::check(&test.spec, &mut errors);
     if errors.0.is_empty() {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Errors;
 use super::spec::valid_volume_name;
 use crate::api::v2::{DEFAULT_LIB_MOUNT_PATH, DEFAULT_SRC_MOUNT_PATH, LocustTestSpec, MountTarget};
+use crate::builders::PYDEPS_PATH;
 use crate::naming::RESERVED_VOLUME_PREFIX;
 
 /// A path the operator mounts a test-files ConfigMap on.
@@ -90,14 +91,21 @@ fn check_volumes<'a>(spec: &'a LocustTestSpec, errors: &mut Errors) -> BTreeSet<
 fn reserved_paths(spec: &LocustTestSpec) -> Vec<Reserved> {
     let mut out = Vec::new();
     if let Some(tf) = &spec.test_files {
-        if tf.config_map_ref.is_some() {
+        if tf.has_source() {
             out.push(Reserved {
                 path: tf
                     .src_mount_path
                     .clone()
                     .unwrap_or_else(|| DEFAULT_SRC_MOUNT_PATH.into()),
                 field: "spec.testFiles.srcMountPath",
-                why: "the test files (testFiles.configMapRef) are mounted there",
+                why: "the test files are mounted there",
+            });
+        }
+        if tf.requirements.is_some() {
+            out.push(Reserved {
+                path: PYDEPS_PATH.into(),
+                field: "spec.testFiles.requirements",
+                why: "the Python packages of testFiles.requirements are installed there",
             });
         }
         if tf.lib_config_map_ref.is_some() {

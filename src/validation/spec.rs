@@ -70,7 +70,6 @@ pub(super) fn check(spec: &LocustTestSpec, errors: &mut Errors) {
     );
     check_labels("spec.master.labels", spec.master.labels.as_ref(), errors);
     check_labels("spec.worker.labels", spec.worker.labels.as_ref(), errors);
-    check_test_files(spec, errors);
     check_env_refs(spec, errors);
     check_observability(spec, errors);
     check_output(spec, errors);
@@ -142,30 +141,6 @@ fn is_label_key(key: &str) -> bool {
         None => (None, key),
     };
     prefix.is_none_or(is_dns1123_subdomain) && !name.is_empty() && is_label_value(name)
-}
-
-fn check_test_files(spec: &LocustTestSpec, errors: &mut Errors) {
-    let Some(tf) = &spec.test_files else { return };
-    for (field, value) in [
-        ("spec.testFiles.configMapRef", &tf.config_map_ref),
-        ("spec.testFiles.libConfigMapRef", &tf.lib_config_map_ref),
-    ] {
-        if let Some(v) = value
-            && !is_dns1123_subdomain(v)
-        {
-            errors.add(field, format!("{v:?} is not a valid ConfigMap name"));
-        }
-    }
-    for (field, value) in [
-        ("spec.testFiles.srcMountPath", &tf.src_mount_path),
-        ("spec.testFiles.libMountPath", &tf.lib_mount_path),
-    ] {
-        if let Some(v) = value
-            && !v.starts_with('/')
-        {
-            errors.add(field, format!("{v:?} must be an absolute path"));
-        }
-    }
 }
 
 fn check_env_refs(spec: &LocustTestSpec, errors: &mut Errors) {

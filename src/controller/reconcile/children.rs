@@ -1,8 +1,9 @@
 //! Stage 2: the children. Observe them, adopt what the Go operator created, and for an
-//! unfinished test create what is missing: dereference (ConfigMaps exist) → build (pure)
+//! unfinished test create what is missing: dereference (ConfigMaps and a test-files
+//! PersistentVolumeClaim exist) → build (pure)
 //! → create.
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
 use kube::Api;
 use tracing::{info, warn};
 
@@ -65,25 +66,40 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Every ConfigMap the test references exists.
+    /// Every ConfigMap the test references exists, and so does the PersistentVolumeClaim
+    /// holding its test files.
     pub(super) async fn dereference(&self, started: &Started) -> Result<(), super::Stop> {
+        let spec = &started.test.spec;
         let api: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-        let missing =
-            references::first_missing_config_map(&api, &self.ctx.config_maps, &started.test.spec)
-                .await?;
-        match missing {
-            None => Ok(()),
-            Some((field, cm)) => Err(Blocked {
-                reason: reason::CONFIG_MAP_MISSING,
-                message: format!(
-                    "ConfigMap {cm:?} ({field}) does not exist in namespace {}: create it; \
-                     the test starts once it exists",
-                    self.ns
-                ),
-                retry: Some(RETRY_LATER),
-            }
-            .into()),
+        if let Some((field, cm)) =
+            references::first_missing_config_map(&api, &self.ctx.config_maps, spec).await?
+        {
+            return Err(self.missing(reason::CONFIG_MAP_MISSING, "ConfigMap", &cm, &field));
         }
+        let api: Api<PersistentVolumeClaim> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+        if let Some((field, claim)) = references::missing_claim(&api, spec).await? {
+            return Err(self.missing(
+                reason::PERSISTENT_VOLUME_CLAIM_MISSING,
+                "PersistentVolumeClaim",
+                &claim,
+                field,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The test waits for the `kind` called `name` (named by `field`) to exist.
+    fn missing(&self, reason: &'static str, kind: &str, name: &str, field: &str) -> super::Stop {
+        Blocked {
+            reason,
+            message: format!(
+                "{kind} {name:?} ({field}) does not exist in namespace {}: create it; the test \
+                 starts once it exists",
+                self.ns
+            ),
+            retry: Some(RETRY_LATER),
+        }
+        .into()
     }
 
     /// The desired children (pure).

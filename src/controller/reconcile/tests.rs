@@ -514,3 +514,36 @@ async fn a_missing_config_map_blocks_the_test_and_looks_again_later() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_missing_claim_blocks_the_test_and_looks_again_later() {
+    let mut test = new_test();
+    let files = test.spec.test_files.get_or_insert_default();
+    files.config_map_ref = None;
+    files.persistent_volume_claim = Some(crate::api::v2::PvcTestFiles {
+        claim_name: "big-tests".into(),
+        ..Default::default()
+    });
+    let script: Script = Box::new(|method, path, _| {
+        (method == "GET" && path.ends_with("/persistentvolumeclaims/big-tests")).then(|| {
+            status(
+                404,
+                "NotFound",
+                "persistentvolumeclaims \"big-tests\" not found",
+            )
+        })
+    });
+    let (result, seen) = reconcile_once(test, script, true).await;
+    assert_eq!(
+        result.expect("blocked"),
+        Action::requeue(Duration::from_secs(30))
+    );
+    assert!(posts(&seen, "jobs").is_empty());
+    let (_, reason, message) = ready(&written_status(&seen).expect("a status"));
+    assert_eq!(reason, "PersistentVolumeClaimMissing");
+    assert!(
+        message.contains("\"big-tests\"")
+            && message.contains("spec.testFiles.persistentVolumeClaim.claimName"),
+        "{message}"
+    );
+}

@@ -262,6 +262,7 @@ fn v1_edits_of_tolerations_and_config_maps_apply() {
             lib_config_map_ref: Some("lib".into()),
             src_mount_path: Some("/custom/src".into()),
             lib_mount_path: None,
+            ..Default::default()
         })
     );
 }

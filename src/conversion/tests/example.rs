@@ -54,6 +54,7 @@ fn the_v1_example_converts_as_the_table_says() {
             lib_config_map_ref: Some("demo-lib-map".into()),
             src_mount_path: Some("/lotest/src".into()),
             lib_mount_path: Some("/opt/locust/lib".into()),
+            ..Default::default()
         })
     );
     // labels.{master,worker} → {master,worker}.labels; annotations likewise

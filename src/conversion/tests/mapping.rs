@@ -115,6 +115,7 @@ fn config_map_becomes_test_files_config_map_ref_with_default_mount_path() {
             lib_config_map_ref: None,
             src_mount_path: Some("/lotest/src".into()),
             lib_mount_path: None,
+            ..Default::default()
         })
     );
 }
@@ -132,6 +133,7 @@ fn lib_config_map_becomes_test_files_lib_config_map_ref_with_default_mount_path(
             lib_config_map_ref: Some("lib".into()),
             src_mount_path: None,
             lib_mount_path: Some("/opt/locust/lib".into()),
+            ..Default::default()
         })
     );
 }

@@ -921,15 +921,71 @@ fn worker() -> Gen<v2::WorkerSpec> {
 fn test_files() -> Gen<v2::TestFilesSpec> {
     let src = prop_oneof![Just(v2::DEFAULT_SRC_MOUNT_PATH.to_owned()), absolute_path()];
     let lib = prop_oneof![Just(v2::DEFAULT_LIB_MOUNT_PATH.to_owned()), absolute_path()];
-    (maybe(name()), maybe(name()), maybe(src), maybe(lib))
+    (
+        (maybe(name()), maybe(name()), maybe(src), maybe(lib)),
+        (
+            maybe(pvc_test_files()),
+            maybe(image_test_files()),
+            maybe(git_test_files()),
+            maybe(requirements()),
+        ),
+    )
         .prop_map(
-            |(config_map_ref, lib_config_map_ref, src, lib)| v2::TestFilesSpec {
-                config_map_ref,
-                lib_config_map_ref,
-                src_mount_path: src,
-                lib_mount_path: lib,
+            |((config_map_ref, lib_config_map_ref, src, lib), (pvc, image, git, requirements))| {
+                v2::TestFilesSpec {
+                    config_map_ref,
+                    lib_config_map_ref,
+                    src_mount_path: src,
+                    lib_mount_path: lib,
+                    persistent_volume_claim: pvc,
+                    image,
+                    git,
+                    requirements,
+                }
             },
         )
+        .boxed()
+}
+
+fn pvc_test_files() -> Gen<v2::PvcTestFiles> {
+    (name(), maybe(text()), maybe(any::<bool>()))
+        .prop_map(|(claim_name, sub_path, read_only)| v2::PvcTestFiles {
+            claim_name,
+            sub_path,
+            read_only,
+        })
+        .boxed()
+}
+
+fn image_test_files() -> Gen<v2::ImageTestFiles> {
+    (text(), maybe(pull_policy()))
+        .prop_map(|(reference, pull_policy)| v2::ImageTestFiles {
+            reference,
+            pull_policy,
+        })
+        .boxed()
+}
+
+fn git_test_files() -> Gen<v2::GitTestFiles> {
+    (text(), text(), maybe(text()), maybe(name()), maybe(text()))
+        .prop_map(
+            |(repository, ref_, path, secret_ref, image)| v2::GitTestFiles {
+                repository,
+                ref_,
+                path,
+                secret_ref,
+                image,
+            },
+        )
+        .boxed()
+}
+
+fn requirements() -> Gen<v2::RequirementsSpec> {
+    (name(), maybe(text()))
+        .prop_map(|(config_map_ref, key)| v2::RequirementsSpec {
+            config_map_ref,
+            key,
+        })
         .boxed()
 }
 
@@ -1185,6 +1241,7 @@ fn v1_shaped_v2_spec() -> Gen<v2::LocustTestSpec> {
                 .map(|_| "/opt/locust/lib".to_owned()),
             config_map_ref: config_map,
             lib_config_map_ref: lib_config_map,
+            ..v2::TestFilesSpec::default()
         })
     });
     let scheduling = (maybe(v1_affinity()), maybe(vec(v1_toleration(), 0..3))).prop_map(
