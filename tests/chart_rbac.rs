@@ -266,8 +266,10 @@ async fn cluster_wide_the_chart_rbac_runs_tests_in_any_namespace() {
     release
         .assert_access(&[
             (true, "watch", "locust.io", "locusttests", None, None),
-            (false, "get", "", "secrets", other, None),
+            // Secrets: `get` by name only (the web UI credentials of spec.webUI.auth).
+            (true, "get", "", "secrets", other, None),
             (false, "list", "", "secrets", None, None),
+            (false, "watch", "", "secrets", other, None),
             (false, "delete", "batch", "jobs", other, None),
             (
                 false,
@@ -323,7 +325,9 @@ async fn namespaced_the_chart_rbac_runs_tests_in_the_watched_namespace_only() {
             (false, "list", "locust.io", "locusttests", None, None),
             (false, "list", "", "pods", None, None),
             (false, "create", "batch", "jobs", Some(&other), None),
-            (false, "get", "", "secrets", Some(&watched), None),
+            (true, "get", "", "secrets", Some(&watched), None),
+            (false, "get", "", "secrets", Some(&other), None),
+            (false, "list", "", "secrets", Some(&watched), None),
         ])
         .await;
 }

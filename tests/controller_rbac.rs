@@ -1,5 +1,5 @@
-//! The operator's RBAC rules (`config/rbac/*.yaml`): least privilege, no wildcards, no
-//! Secrets in the controller's ClusterRole, leases written only in a namespaced Role (the
+//! The operator's RBAC rules (`config/rbac/*.yaml`): least privilege, no wildcards, only
+//! `get` on Secrets in the controller's ClusterRole (the web UI credentials), leases written only in a namespaced Role (the
 //! ClusterRole reads the Go operator's Lease by name, nothing else), the
 //! self-signed webhook mode's Secret only in a namespaced Role and by name, exactly the
 //! rules the README explains. The controller tests run the operator with exactly these
@@ -69,12 +69,19 @@ fn no_rule_uses_a_wildcard() {
 }
 
 #[test]
-fn secrets_are_never_granted() {
-    for (group, resource) in rules().keys() {
-        assert!(
-            !resource.starts_with("secrets"),
-            "the operator must not access Secrets ({group}/{resource})"
-        );
+fn secrets_are_only_read_by_name() {
+    for ((group, resource), verbs) in rules() {
+        if resource.starts_with("secrets") {
+            assert_eq!(
+                (
+                    group.as_str(),
+                    resource.as_str(),
+                    verbs.iter().map(String::as_str).collect::<Vec<_>>()
+                ),
+                ("", "secrets", vec!["get"]),
+                "Secrets: `get` only (the web UI credentials), never list, watch or a write"
+            );
+        }
     }
 }
 
@@ -95,6 +102,13 @@ fn the_rules_are_exactly_the_documented_ones() {
         ("", "services", &["get", "list", "watch", "create", "patch"]),
         ("", "pods", &["get", "list", "watch"]),
         ("", "configmaps", &["get", "create", "patch"]),
+        ("networking.k8s.io", "ingresses", &["get", "create"]),
+        (
+            "gateway.networking.k8s.io",
+            "httproutes",
+            &["get", "create"],
+        ),
+        ("", "secrets", &["get"]),
         ("events.k8s.io", "events", &["create", "patch"]),
     ]
     .into_iter()
@@ -148,7 +162,7 @@ fn the_only_rule_by_name_reads_the_go_operators_lease() {
 }
 
 /// The bound role, asked of the real API server as the operator's user: what it needs is
-/// allowed, Secrets and deletions are not.
+/// allowed; listing Secrets and deletions are not.
 #[tokio::test]
 async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
     use k8s_openapi::api::authorization::v1::{
@@ -206,6 +220,9 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         ("", "configmaps", None, "get"),
         ("", "configmaps", None, "patch"),
         ("events.k8s.io", "events", None, "create"),
+        ("networking.k8s.io", "ingresses", None, "create"),
+        ("gateway.networking.k8s.io", "httproutes", None, "create"),
+        ("", "secrets", None, "get"),
     ] {
         assert!(
             can(group, resource, sub, verb).await,
@@ -213,8 +230,10 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         );
     }
     for (group, resource, sub, verb) in [
-        ("", "secrets", None, "get"),
         ("", "secrets", None, "list"),
+        ("", "secrets", None, "watch"),
+        ("", "secrets", None, "update"),
+        ("networking.k8s.io", "ingresses", None, "delete"),
         ("", "configmaps", None, "list"),
         ("batch", "jobs", None, "delete"),
         ("", "pods", None, "delete"),

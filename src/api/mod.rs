@@ -9,6 +9,7 @@ mod schema;
 pub mod status;
 pub mod v1;
 pub mod v2;
+pub mod web_ui;
 
 pub use status::{LocustTestStatus, Phase, TestResult};
 

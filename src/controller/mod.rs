@@ -21,6 +21,7 @@ mod pod_owner;
 mod reconcile;
 mod references;
 mod relist;
+mod web_auth;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -12,6 +12,7 @@ mod mounts;
 mod pod;
 mod spec;
 mod thresholds;
+mod web_ui;
 
 pub(crate) use metadata::{is_dns1123_label, is_dns1123_subdomain};
 
