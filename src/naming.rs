@@ -15,6 +15,8 @@ pub const MAX_LABEL_LEN: usize = 63;
 pub const MASTER_SUFFIX: &str = "-master";
 /// Suffix of the worker Job.
 pub const WORKER_SUFFIX: &str = "-worker";
+/// Suffix of the web UI's Service, Ingress and HTTPRoute (no longer than [`WORKER_SUFFIX`]).
+pub const WEB_UI_SUFFIX: &str = "-webui";
 /// Suffix of the report ConfigMap's name (no longer than [`WORKER_SUFFIX`]).
 pub const REPORT_SUFFIX: &str = "-report";
 /// Longest base name: leaves room for the longest suffix.
@@ -106,6 +108,11 @@ pub fn report_name(cr_name: &str) -> String {
     format!("{}{REPORT_SUFFIX}", base_name(cr_name))
 }
 
+/// Name of the web UI's own Service (NodePort or LoadBalancer), Ingress and HTTPRoute.
+pub fn web_ui_name(cr_name: &str) -> String {
+    format!("{}{WEB_UI_SUFFIX}", base_name(cr_name))
+}
+
 /// Value of the labels that name the test on its pods: the CR name itself when it is a
 /// valid label value, the base name otherwise.
 pub fn test_label_value(cr_name: &str) -> String {
@@ -153,9 +160,11 @@ mod tests {
         assert_eq!(master_name("demo"), "demo-master");
         assert_eq!(worker_name("demo"), "demo-worker");
         assert_eq!(report_name("demo"), "demo-report");
+        assert_eq!(web_ui_name("demo"), "demo-webui");
         assert_eq!(test_label_value("demo"), "demo");
         let long = "x".repeat(MAX_BASE_LEN);
         assert_eq!(report_name(&long).len(), MAX_LABEL_LEN);
+        assert!(is_dns1035_label(&web_ui_name(&long)));
     }
 
     #[test]

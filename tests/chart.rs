@@ -1307,4 +1307,60 @@ async fn the_notes_name_each_go_operator_value_in_use() {
     // Values of this chart only: no such section.
     let notes = install_notes(cluster.kubeconfig(), &ns, &[]);
     assert!(!notes.contains("Go operator"), "{notes}");
+    // How to open a running test's web UI.
+    assert!(
+        notes.contains("port-forward svc/<test name>-master 8089"),
+        "{notes}"
+    );
+}
+
+/// `webUIAuth.readSecrets` adds `get secrets` (and nothing else about Secrets) to the
+/// controller's role: its ClusterRole, or its Role in each watched namespace only.
+#[test]
+fn reading_web_ui_secrets_is_opt_in() {
+    let secret_verbs = |role: &Value| -> Vec<Value> {
+        role["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["resources"] == json!(["secrets"]))
+            .map(|r| r["verbs"].clone())
+            .collect()
+    };
+    let controller = |o: &[Value], kind: &str| -> Vec<Value> {
+        of_kind(o, kind)
+            .into_iter()
+            .filter(|r| r["metadata"]["name"] == "lko-locust-k8s-operator")
+            .cloned()
+            .collect()
+    };
+    let off = rendered("default");
+    for role in controller(&off, "ClusterRole") {
+        assert!(secret_verbs(&role).is_empty(), "off by default: {role}");
+    }
+    let on = objects(&render(
+        "lko",
+        "lko-system",
+        &["--set", "webUIAuth.readSecrets=true"],
+    ));
+    let cluster = controller(&on, "ClusterRole");
+    assert_eq!(cluster.len(), 1);
+    assert_eq!(secret_verbs(&cluster[0]), [json!(["get"])]);
+    let namespaced = objects(&render(
+        "lko",
+        "lko-system",
+        &[
+            "--set",
+            "webUIAuth.readSecrets=true",
+            "--set-json",
+            r#"watchNamespaces=["team-a","team-b"]"#,
+        ],
+    ));
+    assert!(controller(&namespaced, "ClusterRole").is_empty());
+    let roles = controller(&namespaced, "Role");
+    let namespaces: Vec<&Value> = roles.iter().map(|r| &r["metadata"]["namespace"]).collect();
+    assert_eq!(namespaces, [&json!("team-a"), &json!("team-b")]);
+    for role in &roles {
+        assert_eq!(secret_verbs(role), [json!(["get"])], "{role}");
+    }
 }

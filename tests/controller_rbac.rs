@@ -1,5 +1,6 @@
 //! The operator's RBAC rules (`config/rbac/*.yaml`): least privilege, no wildcards, no
-//! Secrets in the controller's ClusterRole, leases written only in a namespaced Role (the
+//! Secrets in the controller's ClusterRole (reading those of `spec.webUI.auth` is the
+//! opt-in `web_auth_role.yaml`), leases written only in a namespaced Role (the
 //! ClusterRole reads the Go operator's Lease by name, nothing else), the
 //! self-signed webhook mode's Secret only in a namespaced Role and by name, exactly the
 //! rules the README explains. The controller tests run the operator with exactly these
@@ -78,6 +79,22 @@ fn secrets_are_never_granted() {
     }
 }
 
+/// The opt-in rules of `spec.webUI.auth`: `get` Secrets, nothing else.
+#[test]
+fn the_web_ui_auth_rules_only_get_secrets() {
+    let role: k8s_openapi::api::rbac::v1::ClusterRole =
+        locust_k8s_operator::yaml::from_yaml(include_str!("../config/rbac/web_auth_role.yaml"))
+            .expect("config/rbac/web_auth_role.yaml parses");
+    let rules = role.rules.unwrap_or_default();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0].api_groups.as_deref(), Some(&[String::new()][..]));
+    assert_eq!(
+        rules[0].resources.as_deref(),
+        Some(&["secrets".to_string()][..])
+    );
+    assert_eq!(rules[0].verbs, ["get"]);
+}
+
 #[test]
 fn the_rules_are_exactly_the_documented_ones() {
     let expected: Rules = [
@@ -97,6 +114,12 @@ fn the_rules_are_exactly_the_documented_ones() {
         ("", "configmaps", &["get", "create", "patch"]),
         ("", "persistentvolumeclaims", &["get"]),
         ("", "events", &["list"]),
+        ("networking.k8s.io", "ingresses", &["get", "create"]),
+        (
+            "gateway.networking.k8s.io",
+            "httproutes",
+            &["get", "create"],
+        ),
         ("events.k8s.io", "events", &["create", "patch"]),
     ]
     .into_iter()
@@ -211,6 +234,8 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
         ("", "events", None, "list"),
         ("locust.io", "locusttests", None, "delete"),
         ("events.k8s.io", "events", None, "create"),
+        ("networking.k8s.io", "ingresses", None, "create"),
+        ("gateway.networking.k8s.io", "httproutes", None, "create"),
     ] {
         assert!(
             can(group, resource, sub, verb).await,
@@ -220,6 +245,9 @@ async fn the_bound_role_allows_what_the_operator_needs_and_nothing_more() {
     for (group, resource, sub, verb) in [
         ("", "secrets", None, "get"),
         ("", "secrets", None, "list"),
+        ("", "secrets", None, "watch"),
+        ("", "secrets", None, "update"),
+        ("networking.k8s.io", "ingresses", None, "delete"),
         ("", "configmaps", None, "list"),
         ("", "persistentvolumeclaims", None, "list"),
         ("", "persistentvolumeclaims", None, "create"),
@@ -379,6 +407,7 @@ fn no_source_file_uses_a_wildcard() {
             "webhook_cluster_role.yaml",
             common::WEBHOOK_CLUSTER_ROLE_YAML,
         ),
+        ("web_auth_role.yaml", common::WEB_AUTH_ROLE_YAML),
     ] {
         assert!(
             !text

@@ -10,6 +10,7 @@ pub mod status;
 pub mod test_files;
 pub mod v1;
 pub mod v2;
+pub mod web_ui;
 
 pub use status::{LocustTestStatus, Phase, TestResult};
 

@@ -14,6 +14,10 @@ pub use super::pod::PodExtensions;
 use super::schema::compact;
 use super::status::LocustTestStatus;
 pub use super::test_files::{GitTestFiles, ImageTestFiles, PvcTestFiles, RequirementsSpec};
+pub use super::web_ui::{
+    GatewayRef, WebUiAuthSecretRef, WebUiAuthSpec, WebUiHttpRouteSpec, WebUiIngressSpec,
+    WebUiServiceSpec, WebUiServiceType, WebUiSpec,
+};
 
 /// Default mount path of the test-files ConfigMap.
 pub const DEFAULT_SRC_MOUNT_PATH: &str = "/lotest/src";
@@ -159,7 +163,8 @@ pub struct LocustTestSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<OutputSpec>,
 
-    /// Web UI settings of the master.
+    /// Web UI of the master during the run: base path, Service type, Ingress, Gateway API
+    /// HTTPRoute and basic authentication.
     #[serde(default, rename = "webUI", skip_serializing_if = "Option::is_none")]
     pub web_ui: Option<WebUiSpec>,
 
@@ -609,17 +614,6 @@ pub struct OutputFile {
     #[serde(default)]
     #[schemars(length(max = 1024))]
     pub path: String,
-}
-
-/// Web UI of the master.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct WebUiSpec {
-    /// Serve the web UI and stats API under this path (`--web-base-path`), for ingress
-    /// routing, for example `/locust`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 256), regex(pattern = r"^/"))]
-    pub base_path: Option<String>,
 }
 
 /// Security contexts of the Locust pods.

@@ -330,6 +330,7 @@ mod tests {
         });
         t.spec.web_ui = Some(crate::api::v2::WebUiSpec {
             base_path: Some("/locust".into()),
+            ..Default::default()
         });
         t.spec.master.extra_args = Some(strs(&["--loglevel", "DEBUG"]));
         let inv = with_ctx(&t, master).expect("valid");

@@ -7,7 +7,8 @@
 //! (environment and OpenTelemetry), `volumes` (test files, secret mounts, user volumes),
 //! `test_files` (the test-file sources and the git and pip init containers),
 //! `resources`, `pod` (pod template and container), `extensions` (the user's pod
-//! extensions merged into it), `job` and `service`.
+//! extensions merged into it), `job`, `service` and `web_ui` (the web UI's own Service,
+//! Ingress and HTTPRoute, and its basic authentication).
 
 pub mod command;
 mod env;
@@ -20,6 +21,7 @@ mod resources;
 mod service;
 mod test_files;
 mod volumes;
+pub mod web_ui;
 
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -28,8 +30,10 @@ mod tests;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
+use kube::api::DynamicObject;
 use serde::Serialize;
 
 use crate::api::v2::{LocustTest, LocustTestSpec, MasterSpec, WorkerSpec};
@@ -141,6 +145,13 @@ pub struct Children {
     pub master_job: Job,
     /// The worker Job (`<worker name>`).
     pub worker_job: Job,
+    /// The web UI's own Service (`<test>-webui`), for `webUI.service.type` NodePort or
+    /// LoadBalancer.
+    pub web_ui_service: Option<Service>,
+    /// The web UI's Ingress (`<test>-webui`), for `webUI.ingress`.
+    pub ingress: Option<Ingress>,
+    /// The web UI's Gateway API HTTPRoute (`<test>-webui`), for `webUI.httpRoute`.
+    pub http_route: Option<DynamicObject>,
 }
 
 /// One object of [`Children`]; serialises exactly like the object itself (with its
@@ -152,6 +163,10 @@ pub enum Child {
     Service(Box<Service>),
     /// The master or the worker Job.
     Job(Box<Job>),
+    /// The web UI's Ingress.
+    Ingress(Box<Ingress>),
+    /// The web UI's HTTPRoute.
+    HttpRoute(Box<DynamicObject>),
 }
 
 impl Child {
@@ -160,29 +175,40 @@ impl Child {
         match self {
             Child::Service(s) => &s.metadata,
             Child::Job(j) => &j.metadata,
+            Child::Ingress(i) => &i.metadata,
+            Child::HttpRoute(r) => &r.metadata,
         }
     }
 
-    /// The object's kind: `Service` or `Job`.
+    /// The object's kind: `Service`, `Job`, `Ingress` or `HTTPRoute`.
     pub fn kind(&self) -> &'static str {
         match self {
             Child::Service(_) => "Service",
             Child::Job(_) => "Job",
+            Child::Ingress(_) => "Ingress",
+            Child::HttpRoute(_) => web_ui::HTTP_ROUTE_KIND,
         }
     }
 }
 
 impl Children {
-    /// The objects in creation order: Service, master Job, worker Job.
+    /// The objects in creation order: the Service, the web UI's objects (when wanted),
+    /// the master Job, the worker Job.
     pub fn into_objects(self) -> Vec<Child> {
-        vec![
-            Child::Service(Box::new(self.service)),
-            Child::Job(Box::new(self.master_job)),
-            Child::Job(Box::new(self.worker_job)),
-        ]
+        let mut objects = vec![Child::Service(Box::new(self.service))];
+        objects.extend((self.web_ui_service.into_iter()).map(|s| Child::Service(Box::new(s))));
+        objects.extend(
+            self.ingress
+                .into_iter()
+                .map(|i| Child::Ingress(Box::new(i))),
+        );
+        objects.extend((self.http_route.into_iter()).map(|r| Child::HttpRoute(Box::new(r))));
+        objects.push(Child::Job(Box::new(self.master_job)));
+        objects.push(Child::Job(Box::new(self.worker_job)));
+        objects
     }
 
-    /// Copies of the objects in creation order: Service, master Job, worker Job.
+    /// Copies of the objects in creation order (see [`Children::into_objects`]).
     pub fn objects(&self) -> Vec<Child> {
         self.clone().into_objects()
     }
@@ -196,7 +222,8 @@ impl Children {
     }
 }
 
-/// Builds the Service, master Job and worker Job of `test`.
+/// Builds the Service, master Job and worker Job of `test`, and the web UI's Service,
+/// Ingress and HTTPRoute when its `webUI` asks for them.
 ///
 /// The namespace of every object is the test's `metadata.namespace` (left unset when the
 /// test has none). When the test has a `metadata.uid` every object gets a controller owner
@@ -211,6 +238,9 @@ pub fn build(test: &LocustTest, config: &OperatorConfig) -> Result<Children, Bui
         service: service::build(&ctx),
         master_job: job::build(&ctx, Role::Master)?,
         worker_job: job::build(&ctx, Role::Worker)?,
+        web_ui_service: web_ui::service(&ctx),
+        ingress: web_ui::ingress(&ctx),
+        http_route: web_ui::http_route(&ctx),
     })
 }
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::{
     BuildError, Ctx, MASTER_PORT, MASTER_PORT_2, Role, WEB_UI_PORT, command, env, extensions,
-    labels, resources, test_files, volumes,
+    labels, resources, test_files, volumes, web_ui,
 };
 
 /// Names of the master Service ports and of the master container ports.
@@ -172,11 +172,13 @@ pub(crate) fn template(ctx: &Ctx<'_>, role: Role) -> Result<PodTemplateSpec, Bui
         security_context: Some(pod_security_context(ctx)),
         ..PodSpec::default()
     };
+    let mut annotations = labels::pod_annotations(ctx, role);
+    web_ui::add_auth(ctx, role, &mut spec, &mut annotations);
     extensions::merge_into(ctx, role, &mut spec)?;
     Ok(PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels::pod_labels(ctx, role)),
-            annotations: Some(labels::pod_annotations(ctx, role)),
+            annotations: Some(annotations),
             ..ObjectMeta::default()
         }),
         spec: Some(spec),

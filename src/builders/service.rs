@@ -1,11 +1,12 @@
 //! The master Service: a ClusterIP Service named like the master Job, selecting the master
 //! pod, with the two worker ports (5557, 5558) and the web UI / stats API port (8089).
+//! It carries `webUI.service.annotations` when the web UI is served by it (ClusterIP).
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::pod::MASTER_PORTS;
-use super::{Ctx, Role, labels};
+use super::{Ctx, Role, labels, web_ui};
 
 /// The master Service. It carries the operator's master labels (not the user's pod labels).
 pub(crate) fn build(ctx: &Ctx<'_>) -> Service {
@@ -19,8 +20,11 @@ pub(crate) fn build(ctx: &Ctx<'_>) -> Service {
             ..ServicePort::default()
         })
         .collect();
+    let mut metadata =
+        ctx.object_meta(&ctx.master_name, labels::operator_labels(ctx, Role::Master));
+    metadata.annotations = web_ui::master_service_annotations(ctx);
     Service {
-        metadata: ctx.object_meta(&ctx.master_name, labels::operator_labels(ctx, Role::Master)),
+        metadata,
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".into()),
             selector: Some(labels::master_selector(ctx)),

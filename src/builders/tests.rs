@@ -56,6 +56,12 @@ fn snapshot_test_files_git() {
 }
 
 #[test]
+fn snapshot_web_ui() {
+    let children = build_ok(&example(include_str!("../../examples/web-ui.yaml")));
+    insta::assert_yaml_snapshot!("web_ui", children.into_objects());
+}
+
+#[test]
 fn objects_in_creation_order() {
     let objects = build_ok(&minimal()).into_objects();
     let kinds: Vec<_> = objects

@@ -8,10 +8,17 @@
 //! label both operators put on pods, the test named by their `performance-test-name`
 //! label and the role by their `performance-test-pod-name` label (they have neither the
 //! operator's annotation nor its component label).
+//!
+//! The web UI's objects exist only for tests that ask for them (`spec.webUI`): its own
+//! Service comes from the Service cache like the master's; its Ingress and HTTPRoute,
+//! which the operator does not watch (no cluster-wide cache of Ingresses, and the Gateway
+//! API may not be installed), are read by name while such a test runs, and recreated by
+//! the next reconcile when deleted.
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
@@ -19,8 +26,9 @@ use super::context::FIELD_MANAGER;
 use super::error::Error;
 use super::pod_owner::{pod_role, pod_test_name};
 use crate::api::status::Phase;
+use crate::api::v2::{LocustTestSpec, WebUiSpec};
 use crate::builders::labels::{K8S_MANAGED_BY, MANAGED_BY, MANAGER, TEST_NAME};
-use crate::builders::{Children, Role};
+use crate::builders::{Children, Role, web_ui};
 use crate::naming;
 
 /// What exists of one test's children.
@@ -36,12 +44,40 @@ pub struct Existing {
     pub master_pods: Vec<Pod>,
     /// Pods of the worker Job.
     pub worker_pods: Vec<Pod>,
+    /// The web UI's own Service (NodePort or LoadBalancer).
+    pub web_ui_service: Option<Service>,
+    /// The web UI's Ingress.
+    pub ingress: Option<Ingress>,
+    /// The web UI's HTTPRoute.
+    pub http_route: Option<DynamicObject>,
+}
+
+/// Which of the web UI's objects `spec` asks for: its own Service, the Ingress, the
+/// HTTPRoute.
+fn web_wanted(spec: &LocustTestSpec) -> (bool, bool, bool) {
+    let web = spec.web_ui.as_ref();
+    (
+        web.is_some_and(WebUiSpec::separate_service),
+        web.is_some_and(|w| w.ingress.is_some()),
+        web.is_some_and(|w| w.http_route.is_some()),
+    )
 }
 
 impl Existing {
-    /// Kinds and names of the children that do not exist.
-    pub fn missing(&self, cr_name: &str) -> Vec<String> {
+    /// Kinds and names of the children of a test with `spec` that do not exist.
+    pub fn missing(&self, cr_name: &str, spec: &LocustTestSpec) -> Vec<String> {
         let mut missing = Vec::new();
+        let (service, ingress, route) = web_wanted(spec);
+        let web = naming::web_ui_name(cr_name);
+        if service && self.web_ui_service.is_none() {
+            missing.push(format!("Service {web}"));
+        }
+        if ingress && self.ingress.is_none() {
+            missing.push(format!("Ingress {web}"));
+        }
+        if route && self.http_route.is_none() {
+            missing.push(format!("{} {web}", web_ui::HTTP_ROUTE_KIND));
+        }
         if self.service.is_none() {
             missing.push(format!("Service {}", naming::master_name(cr_name)));
         }
@@ -178,6 +214,48 @@ fn either<K: kube::Resource>(
     })
 }
 
+/// Reads the web UI's objects `spec` asks for into `existing`: its own Service from
+/// `stores` (the API server when `None`), the Ingress and the HTTPRoute by name. An
+/// HTTPRoute of a cluster without the Gateway API reads as missing (the create says why).
+pub async fn observe_web(
+    client: &Client,
+    stores: Option<&super::caches::Stores>,
+    ns: &str,
+    cr_name: &str,
+    spec: &LocustTestSpec,
+    existing: &mut Existing,
+) -> Result<(), Error> {
+    let (service, ingress, route) = web_wanted(spec);
+    let name = naming::web_ui_name(cr_name);
+    if service {
+        existing.web_ui_service = match stores {
+            Some(stores) => stores.service(ns, &name),
+            None => Api::<Service>::namespaced(client.clone(), ns)
+                .get_opt(&name)
+                .await
+                .map_err(Error::kube("reading the web UI's Service"))?,
+        };
+    }
+    if ingress {
+        existing.ingress = Api::<Ingress>::namespaced(client.clone(), ns)
+            .get_opt(&name)
+            .await
+            .map_err(Error::kube("reading the web UI's Ingress"))?;
+    }
+    if route {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), ns, &web_ui::http_route_resource());
+        // Without the Gateway API the API server answers a plain 404 page, which `get_opt`
+        // does not take for "not found".
+        existing.http_route = match api.get(&name).await {
+            Ok(route) => Some(route),
+            Err(kube::Error::Api(status)) if status.code == 404 => None,
+            Err(e) => return Err(Error::kube("reading the web UI's HTTPRoute")(e)),
+        };
+    }
+    Ok(())
+}
+
 /// Adds `pods` of test `cr_name` to `existing` as master or worker pods.
 fn sort_pods(mut existing: Existing, cr_name: &str, pods: Vec<Pod>) -> Existing {
     for pod in pods {
@@ -205,6 +283,12 @@ pub enum CreateOutcome {
         /// The API server's message.
         message: String,
     },
+    /// The API server does not serve the child's kind (an HTTPRoute without the Gateway
+    /// API installed).
+    NotServed {
+        /// Kind and name of the child.
+        child: String,
+    },
 }
 
 /// Creates every child in `desired` that `existing` lacks, filling `existing` with what
@@ -222,6 +306,13 @@ pub async fn create_missing(
         field_manager: Some(FIELD_MANAGER.into()),
         ..PostParams::default()
     };
+    let mut created = Vec::new();
+    // The web UI's objects first: a refusal, or a cluster without the Gateway API, stops
+    // the test before its pods put load on anything.
+    if let Some(outcome) = create_web(client, ns, &desired, existing, &params, &mut created).await?
+    {
+        return Ok(outcome);
+    }
     // The three creates go out together: one round trip for a new test, not three.
     let service_label = format!("Service {}", desired.service.name_any());
     let master_label = format!("Job {}", desired.master_job.name_any());
@@ -246,7 +337,6 @@ pub async fn create_missing(
             (&desired.worker_job, Role::Worker)
         ),
     );
-    let mut created = Vec::new();
     // In order, so the first refusal reported is the Service's, then the master's.
     if let Some(outcome) = settle(service, &mut existing.service, service_label, &mut created)? {
         return Ok(outcome);
@@ -258,6 +348,68 @@ pub async fn create_missing(
         return Ok(outcome);
     }
     Ok(CreateOutcome::Created(created))
+}
+
+/// Creates the web UI's objects `desired` has and `existing` lacks, one after the other;
+/// the first refusal is handed back.
+async fn create_web(
+    client: &Client,
+    ns: &str,
+    desired: &Children,
+    existing: &mut Existing,
+    params: &PostParams,
+    created: &mut Vec<String>,
+) -> Result<Option<CreateOutcome>, Error> {
+    let services: Api<Service> = Api::namespaced(client.clone(), ns);
+    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), ns);
+    let routes: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns, &web_ui::http_route_resource());
+    if let Some(service) = &desired.web_ui_service
+        && let Some(outcome) = create_into(
+            (&services, params, created),
+            ("Service", service),
+            &mut existing.web_ui_service,
+        )
+        .await?
+    {
+        return Ok(Some(outcome));
+    }
+    if let Some(ingress) = &desired.ingress
+        && let Some(outcome) = create_into(
+            (&ingresses, params, created),
+            ("Ingress", ingress),
+            &mut existing.ingress,
+        )
+        .await?
+    {
+        return Ok(Some(outcome));
+    }
+    if let Some(route) = &desired.http_route
+        && let Some(outcome) = create_into(
+            (&routes, params, created),
+            (web_ui::HTTP_ROUTE_KIND, route),
+            &mut existing.http_route,
+        )
+        .await?
+    {
+        return Ok(Some(outcome));
+    }
+    Ok(None)
+}
+
+/// Creates `obj` (of `kind`) unless `slot` holds it already, filing the outcome (see
+/// [`settle`]).
+async fn create_into<K>(
+    (api, params, created): (&Api<K>, &PostParams, &mut Vec<String>),
+    (kind, obj): (&str, &K),
+    slot: &mut Option<K>,
+) -> Result<Option<CreateOutcome>, Error>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let label = format!("{kind} {}", obj.name_any());
+    let attempt = create_if(slot.is_none(), api, params, (obj, Role::Master)).await;
+    settle(attempt, slot, label, created)
 }
 
 /// What one child's create came to.
@@ -274,6 +426,9 @@ enum Attempt<K> {
         /// The API server's message.
         message: String,
     },
+    /// The API server does not serve its kind (404 on the create: the namespace exists,
+    /// as the test is in it).
+    NotServed,
 }
 
 /// [`create`] when `missing`.
@@ -314,6 +469,7 @@ fn settle<K>(
                 message,
             }));
         }
+        Attempt::NotServed => return Ok(Some(CreateOutcome::NotServed { child: label })),
     }
     Ok(None)
 }
@@ -353,6 +509,7 @@ where
             }
             Ok(Attempt::Found(existing))
         }
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Attempt::NotServed),
         Err(kube::Error::Api(status))
             if (400..500).contains(&status.code) && status.code != 429 =>
         {

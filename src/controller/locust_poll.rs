@@ -129,6 +129,15 @@ impl Pollers {
         );
     }
 
+    /// Whether a poller of object `uid` named `ns/name` runs.
+    pub fn is_polling(&self, ns: &str, name: &str, uid: &str) -> bool {
+        self.pollers.lock().is_ok_and(|pollers| {
+            pollers
+                .get(&format!("{ns}/{name}"))
+                .is_some_and(|p| p.uid == uid && !p.task.is_finished())
+        })
+    }
+
     /// The latest snapshot of the poller of object `uid` named `ns/name`, if one runs.
     pub fn snapshot(&self, ns: &str, name: &str, uid: &str) -> Option<Snapshot> {
         let pollers = self.pollers.lock().ok()?;
@@ -352,6 +361,8 @@ mod tests {
         pollers.ensure("n", "t", "uid-1", client.clone(), Duration::from_secs(1));
         pollers.ensure("n", "t", "uid-1", client.clone(), Duration::from_secs(1));
         assert_eq!(pollers.len(), 1);
+        assert!(pollers.is_polling("n", "t", "uid-1"));
+        assert!(!pollers.is_polling("n", "t", "uid-2"));
         // An unreachable master shows as an error; nothing visible changed, no trigger.
         let mut snapshot = None;
         for _ in 0..50 {

@@ -22,6 +22,7 @@ mod reconcile;
 mod references;
 mod refused;
 mod relist;
+mod web_auth;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
+use hyper::header::HeaderValue;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
@@ -18,12 +21,41 @@ pub const MAX_REPORT_BYTES: usize = 32 * 1024 * 1024;
 /// Largest `/stats/requests` answer the client reads.
 const MAX_STATS_BYTES: usize = 8 * 1024 * 1024;
 
+/// HTTP basic-authentication credentials of a master's web UI (`spec.webUI.auth`). They
+/// never show in logs: the `Debug` output hides them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BasicAuth {
+    header: HeaderValue,
+}
+
+impl BasicAuth {
+    /// Credentials of `username` with `password` (raw bytes, as stored in the Secret).
+    pub fn new(username: &[u8], password: &[u8]) -> Self {
+        let mut pair = Vec::with_capacity(username.len() + password.len() + 1);
+        pair.extend_from_slice(username);
+        pair.push(b':');
+        pair.extend_from_slice(password);
+        let encoded = format!("Basic {}", STANDARD.encode(pair));
+        // Base64 is always a valid header value.
+        let mut header = HeaderValue::from_str(&encoded).unwrap_or(HeaderValue::from_static(""));
+        header.set_sensitive(true);
+        BasicAuth { header }
+    }
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BasicAuth(<hidden>)")
+    }
+}
+
 /// A client of one Locust master's HTTP API. Cheap to clone; holds no connection.
 #[derive(Debug, Clone)]
 pub struct LocustClient {
     base: MasterUrl,
     timeout: Duration,
     report_timeout: Duration,
+    auth: Option<BasicAuth>,
 }
 
 impl LocustClient {
@@ -33,7 +65,14 @@ impl LocustClient {
             base,
             timeout: DEFAULT_TIMEOUT,
             report_timeout: DEFAULT_REPORT_TIMEOUT,
+            auth: None,
         }
+    }
+
+    /// Sends these credentials with every request (a master with `spec.webUI.auth`).
+    pub fn with_basic_auth(mut self, auth: BasicAuth) -> Self {
+        self.auth = Some(auth);
+        self
     }
 
     /// Sets the time-out of stats requests.
@@ -114,14 +153,19 @@ impl LocustClient {
         // The connection task ends when the answer is read and the sender dropped (or when
         // the time-out drops this future, which drops the sender and the socket).
         let conn = tokio::spawn(conn);
-        let request = hyper::Request::get(path)
+        let mut request = hyper::Request::get(path)
             .header(hyper::header::HOST, self.base.authority())
-            .header(hyper::header::CONNECTION, "close")
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| LocustError::InvalidTemplate {
-                template: url.to_string(),
-                reason: e.to_string(),
-            })?;
+            .header(hyper::header::CONNECTION, "close");
+        if let Some(auth) = &self.auth {
+            request = request.header(hyper::header::AUTHORIZATION, auth.header.clone());
+        }
+        let request =
+            request
+                .body(Empty::<Bytes>::new())
+                .map_err(|e| LocustError::InvalidTemplate {
+                    template: url.to_string(),
+                    reason: e.to_string(),
+                })?;
         let response = sender.send_request(request).await.map_err(http)?;
         let status = response.status();
         if !status.is_success() {
@@ -184,6 +228,20 @@ mod tests {
         let url =
             master_url(&format!("http://127.0.0.1:{port}"), "s", "n", Some("/lb")).expect("url");
         LocustClient::new(url).with_timeout(Duration::from_millis(300))
+    }
+
+    #[test]
+    fn credentials_never_print() {
+        let auth = BasicAuth::new(b"perf", b"s3cret");
+        assert_eq!(auth.header, "Basic cGVyZjpzM2NyZXQ=");
+        assert_eq!(format!("{auth:?}"), "BasicAuth(<hidden>)");
+        let url = master_url("http://127.0.0.1:1", "s", "n", None).expect("url");
+        let client = LocustClient::new(url).with_basic_auth(auth);
+        let printed = format!("{client:?}");
+        assert!(
+            !printed.contains("cGVy") && !printed.contains("s3cret"),
+            "{printed}"
+        );
     }
 
     #[tokio::test]

@@ -12,7 +12,9 @@ mod report;
 mod stats;
 mod url;
 
-pub use client::{DEFAULT_REPORT_TIMEOUT, DEFAULT_TIMEOUT, LocustClient, MAX_REPORT_BYTES};
+pub use client::{
+    BasicAuth, DEFAULT_REPORT_TIMEOUT, DEFAULT_TIMEOUT, LocustClient, MAX_REPORT_BYTES,
+};
 pub use report::{FinalReport, gzip};
 pub use stats::{
     EndpointStats, LiveStats, MasterStats, RunnerState, SETTLE_TIME, STATS_CACHE_TIME, Settler,

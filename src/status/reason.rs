@@ -21,6 +21,12 @@ pub const CONFIG_MAP_MISSING: &str = "ConfigMapMissing";
 pub const PERSISTENT_VOLUME_CLAIM_MISSING: &str = "PersistentVolumeClaimMissing";
 /// Ready (blocked) and Event: the API server refused to create a child.
 pub const CREATE_FAILED: &str = "CreateFailed";
+/// Ready (blocked) and Event: `webUI.httpRoute` is set but the cluster does not serve the
+/// Gateway API's HTTPRoute (its CRDs are not installed).
+pub const GATEWAY_API_MISSING: &str = "GatewayAPIMissing";
+/// Ready (blocked) and Event: the Secret of `webUI.auth` (or one of its keys) is missing,
+/// empty, or may not be read.
+pub const AUTH_SECRET_MISSING: &str = "AuthSecretMissing";
 
 // ---- Verdicts (Ready of a finished test; TestCompleted says TestFailed for all) ----
 

@@ -13,6 +13,7 @@ mod pod;
 mod spec;
 mod test_files;
 mod thresholds;
+mod web_ui;
 
 pub(crate) use metadata::{is_dns1123_label, is_dns1123_subdomain};
 

@@ -74,14 +74,7 @@ pub(super) fn check(spec: &LocustTestSpec, errors: &mut Errors) {
     check_observability(spec, errors);
     check_output(spec, errors);
     super::thresholds::check(spec, errors);
-    if let Some(base) = spec.web_ui.as_ref().and_then(|w| w.base_path.as_deref())
-        && (!base.starts_with('/') || base.len() > 1 && base.ends_with('/'))
-    {
-        errors.add(
-            "spec.webUI.basePath",
-            format!("{base:?} must start with '/' and not end with '/', for example /locust"),
-        );
-    }
+    super::web_ui::check(spec, errors);
 }
 
 fn check_resources(field: &str, resources: Option<&ResourceRequirements>, errors: &mut Errors) {
@@ -135,7 +128,7 @@ fn is_reserved_label_key(key: &str) -> bool {
 }
 
 /// `[prefix/]name`: a DNS subdomain prefix and a name like a non-empty label value.
-fn is_label_key(key: &str) -> bool {
+pub(super) fn is_label_key(key: &str) -> bool {
     let (prefix, name) = match key.rsplit_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),

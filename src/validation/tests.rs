@@ -51,6 +51,7 @@ fn the_base_and_the_examples_are_valid() {
         include_str!("../../examples/full-v2.yaml"),
         include_str!("../../examples/pod-extensions.yaml"),
         include_str!("../../examples/test-files-git.yaml"),
+        include_str!("../../examples/web-ui.yaml"),
     ] {
         for doc in crate::manifest::parse_documents(text).expect("example parses") {
             if let AnyLocustTest::V2(t) = doc {

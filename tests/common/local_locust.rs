@@ -144,7 +144,13 @@ pub struct Mapping {
     pub web_port: u16,
     /// The master Service's name (the workers' `--master-host`).
     pub service: String,
+    /// Values of Secret keys, `(secret, key, value)`, for `env` entries that take their
+    /// value from a Secret (`secretKeyRef`).
+    pub secrets: Vec<(String, String, String)>,
 }
+
+/// The pod path of the operator's web UI auth plugin folder, and its local folder name.
+const WEB_AUTH_PATH: (&str, &str) = ("/lotest/web-auth", "web-auth");
 
 impl Mapping {
     /// Program, arguments and environment of `role`'s container, mapped to a local run.
@@ -178,19 +184,80 @@ impl Mapping {
                 format!("--web-port={}", self.web_port),
             ]);
         }
+        let web_auth = self.dir.join(WEB_AUTH_PATH.1);
         let env = c
             .env
             .iter()
             .flatten()
             .map(|e| {
-                let v = e.value.clone();
+                let from_secret = (e.value_from.as_ref())
+                    .and_then(|f| f.secret_key_ref.as_ref())
+                    .map(|r| {
+                        let found = self
+                            .secrets
+                            .iter()
+                            .find(|(s, k, _)| *s == r.name && *k == r.key);
+                        found.map(|(_, _, v)| v.clone()).unwrap_or_else(|| {
+                            panic!("{}: no value for Secret {}/{}", e.name, r.name, r.key)
+                        })
+                    });
+                let v = e
+                    .value
+                    .clone()
+                    .map(|v| v.replace(WEB_AUTH_PATH.0, &web_auth.display().to_string()));
                 (
                     e.name.clone(),
-                    v.expect("only literal env values in this spec"),
+                    v.or(from_secret)
+                        .expect("only literal and Secret env values in this spec"),
                 )
             })
             .collect();
         (locust_bin(), args, env)
+    }
+}
+
+/// Writes the files of the master pod's downward API volume mounted at the web UI auth
+/// path (annotations projected as files) under `dir`, as the kubelet would.
+fn write_downward_api_files(children: &Children, dir: &Path) {
+    let Some(template) = children
+        .job(Role::Master)
+        .spec
+        .as_ref()
+        .map(|s| &s.template)
+    else {
+        return;
+    };
+    let annotations = (template.metadata.as_ref())
+        .and_then(|m| m.annotations.clone())
+        .unwrap_or_default();
+    let mounted = container(children, Role::Master)
+        .volume_mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.mount_path == WEB_AUTH_PATH.0)
+        .map(|m| m.name)
+        .collect::<Vec<_>>();
+    let volumes = template.spec.as_ref().and_then(|s| s.volumes.clone());
+    for volume in volumes
+        .into_iter()
+        .flatten()
+        .filter(|v| mounted.contains(&v.name))
+    {
+        for item in volume
+            .downward_api
+            .and_then(|d| d.items)
+            .into_iter()
+            .flatten()
+        {
+            let field = item.field_ref.map(|f| f.field_path).unwrap_or_default();
+            let key = field
+                .strip_prefix("metadata.annotations['")
+                .and_then(|k| k.strip_suffix("']"))
+                .unwrap_or_else(|| panic!("unsupported downward API field {field}"));
+            let path = dir.join(&item.path);
+            fs::create_dir_all(path.parent().expect("parent")).expect("plugin dir");
+            fs::write(&path, &annotations[key]).expect("plugin file");
+        }
     }
 }
 
@@ -293,11 +360,13 @@ impl Run {
             .name
             .clone()
             .expect("service name");
+        write_downward_api_files(&children, &dir.path().join(WEB_AUTH_PATH.1));
         let mapping = Mapping {
             dir: dir.path().to_path_buf(),
             master_port: free_port_pair(),
             web_port: free_port(),
             service,
+            secrets: Vec::new(),
         };
         Run {
             dir,

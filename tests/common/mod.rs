@@ -137,12 +137,34 @@ pub fn leader_election_role() -> Role {
 /// Creates the leader-election Role in `ns` and binds it to [`OPERATOR_GROUP`] there, as
 /// the chart does in the operator's namespace (leases are never granted cluster-wide).
 pub async fn bind_leader_election(client: &Client, ns: &str) {
-    let role = leader_election_role();
+    bind_role(client, ns, leader_election_role()).await;
+}
+
+/// The opt-in rules reading the Secrets of `spec.webUI.auth`.
+pub const WEB_AUTH_ROLE_YAML: &str = include_str!("../../config/rbac/web_auth_role.yaml");
+
+/// Grants the opt-in rules of `config/rbac/web_auth_role.yaml` to [`OPERATOR_GROUP`] in
+/// `ns` only (a Role and a RoleBinding, as the chart does for watched namespaces).
+pub async fn bind_web_auth(client: &Client, ns: &str) {
+    let cluster: ClusterRole = locust_k8s_operator::yaml::from_yaml(WEB_AUTH_ROLE_YAML)
+        .expect("web_auth_role.yaml parses");
+    let role = Role {
+        metadata: ObjectMeta {
+            name: cluster.metadata.name,
+            ..ObjectMeta::default()
+        },
+        rules: cluster.rules,
+    };
+    bind_role(client, ns, role).await;
+}
+
+/// Creates `role` in `ns` and binds it to [`OPERATOR_GROUP`] there, under the same name.
+async fn bind_role(client: &Client, ns: &str, role: Role) {
     let name = role.name_any();
     Api::<Role>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &role)
         .await
-        .expect("the leader-election Role");
+        .unwrap_or_else(|e| panic!("the Role {name}: {e}"));
     let binding = RoleBinding {
         metadata: ObjectMeta {
             name: Some(name.clone()),
@@ -151,7 +173,7 @@ pub async fn bind_leader_election(client: &Client, ns: &str) {
         role_ref: RoleRef {
             api_group: "rbac.authorization.k8s.io".into(),
             kind: "Role".into(),
-            name,
+            name: name.clone(),
         },
         subjects: Some(vec![Subject {
             api_group: Some("rbac.authorization.k8s.io".into()),
@@ -163,7 +185,7 @@ pub async fn bind_leader_election(client: &Client, ns: &str) {
     Api::<RoleBinding>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &binding)
         .await
-        .expect("the leader-election RoleBinding");
+        .unwrap_or_else(|e| panic!("the RoleBinding {name}: {e}"));
 }
 
 /// Applies the ClusterRole and binds it to [`OPERATOR_GROUP`] cluster-wide.

@@ -14,20 +14,26 @@ use crate::controller::adopt;
 use crate::controller::children::{self, CreateOutcome, Existing};
 use crate::controller::error::Error;
 use crate::controller::references;
+use crate::controller::web_auth::{self, Credentials};
 use crate::status::{conditions, reason};
 
 impl Run<'_> {
     /// The children as they are; nothing for a finished test, whose children are never
     /// looked at again (nor recreated): its status is final but for SpecDrifted.
-    pub(super) async fn observe(&self) -> Result<Existing, Error> {
+    pub(super) async fn observe(&self, started: &Started) -> Result<Existing, Error> {
         if self.phase.is_terminal() {
             return Ok(Existing::default());
         }
         let (ns, name, uid) = (&self.ns, &self.name, &self.uid);
-        match self.ctx.caches.for_namespace(ns).filter(|c| c.is_ready()) {
-            Some(stores) => Ok(children::observe_cached(&stores, ns, name, uid)),
-            None => children::observe(&self.ctx.client, ns, name, uid).await,
-        }
+        let client = &self.ctx.client;
+        let stores = self.ctx.caches.for_namespace(ns).filter(|c| c.is_ready());
+        let mut existing = match &stores {
+            Some(stores) => children::observe_cached(stores, ns, name, uid),
+            None => children::observe(client, ns, name, uid).await?,
+        };
+        let spec = &started.test.spec;
+        children::observe_web(client, stores.as_ref(), ns, name, spec, &mut existing).await?;
+        Ok(existing)
     }
 
     /// Adopts the Go operator's children of an unfinished test, records the spec of a test
@@ -66,10 +72,19 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Every ConfigMap the test references exists, and so does the PersistentVolumeClaim
-    /// holding its test files.
+    /// Every ConfigMap the test references exists, and so do the PersistentVolumeClaim
+    /// holding its test files and the web UI's Secret with its keys.
     pub(super) async fn dereference(&self, started: &Started) -> Result<(), super::Stop> {
         let spec = &started.test.spec;
+        let credentials = web_auth::read(&self.ctx.client, &self.ns, spec).await?;
+        if let Credentials::Unusable(problem) = credentials {
+            return Err(Blocked {
+                reason: reason::AUTH_SECRET_MISSING,
+                message: problem,
+                retry: Some(RETRY_LATER),
+            }
+            .into());
+        }
         let api: Api<ConfigMap> = Api::namespaced(self.ctx.client.clone(), &self.ns);
         if let Some((field, cm)) =
             references::first_missing_config_map(&api, &self.ctx.config_maps, spec).await?
@@ -145,6 +160,20 @@ impl Run<'_> {
                 (self.ctx)
                     .event(self.test, true, reason::CHILD_RECREATED, note)
                     .await;
+            }
+            CreateOutcome::NotServed { child } => {
+                return Err(Blocked {
+                    reason: reason::GATEWAY_API_MISSING,
+                    message: format!(
+                        "spec.webUI.httpRoute: the cluster does not serve HTTPRoute ({}/{}), \
+                         so {child} cannot be created: install the Gateway API CRDs, or \
+                         remove webUI.httpRoute; the test starts once it can be created",
+                        builders::web_ui::HTTP_ROUTE_GROUP,
+                        builders::web_ui::HTTP_ROUTE_VERSION
+                    ),
+                    retry: Some(RETRY_LATER),
+                }
+                .into());
             }
             CreateOutcome::Rejected { child, message } => {
                 return Err(Blocked {

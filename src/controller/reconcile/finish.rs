@@ -21,6 +21,7 @@ use crate::controller::children::{self, Existing};
 use crate::controller::context::FIELD_MANAGER;
 use crate::controller::error::Error;
 use crate::controller::locust_poll::Snapshot;
+use crate::controller::web_auth::{self, Credentials};
 use crate::locust::FinalReport;
 use crate::status::conditions::{self, FALSE, SPEC_DRIFTED, TRUE, UNKNOWN};
 use crate::status::{self, EventKind, Observed, reason, set_condition};
@@ -69,7 +70,7 @@ impl Run<'_> {
         let drift_changed = set_spec_drifted(&mut new, started.drift, generation, &self.now);
         status::progress::set_progress(&mut new, &self.now);
         match new.phase {
-            Some(Phase::Running) => self.follow_master(&started.test),
+            Some(Phase::Running) => self.follow_master(&started.test).await?,
             Some(p) if p.is_terminal() => ctx.pollers.stop(&self.ns, &self.name),
             _ => {}
         }
@@ -132,27 +133,47 @@ impl Run<'_> {
         }
     }
 
-    /// Starts the poller of the test's Locust master (once per object).
-    fn follow_master(&self, started: &LocustTest) {
+    /// Starts the poller of the test's Locust master (once per object), with the web
+    /// UI's credentials when it has some (read from the Secret once per poller).
+    async fn follow_master(&self, started: &LocustTest) -> Result<(), Error> {
+        if (self.ctx.pollers).is_polling(&self.ns, &self.name, &self.uid) {
+            return Ok(());
+        }
         let base_path = (started.spec.web_ui.as_ref()).and_then(|w| w.base_path.as_deref());
         let service = crate::naming::master_name(&self.name);
         let settings = &self.ctx.settings;
-        match crate::locust::master_url(
+        let url = match crate::locust::master_url(
             &settings.master_url_template,
             &service,
             &self.ns,
             base_path,
         ) {
-            Ok(url) => self.ctx.pollers.ensure(
-                &self.ns,
-                &self.name,
-                &self.uid,
-                crate::locust::LocustClient::new(url),
-                settings.locust_poll_interval,
-            ),
+            Ok(url) => url,
             // The template was validated at start-up; only the base path can be wrong here.
-            Err(e) => warn!(error = %e, "cannot poll the Locust master"),
+            Err(e) => {
+                warn!(error = %e, "cannot poll the Locust master");
+                return Ok(());
+            }
+        };
+        let mut client = crate::locust::LocustClient::new(url);
+        match web_auth::read(&self.ctx.client, &self.ns, &started.spec).await? {
+            Credentials::NotAsked => {}
+            Credentials::Found(auth) => client = client.with_basic_auth(auth),
+            // The Secret went away after the pods started: no poller (it would only get
+            // 401); the next reconcile reads the Secret again.
+            Credentials::Unusable(problem) => {
+                warn!(%problem, "cannot poll the Locust master without the web UI's credentials");
+                return Ok(());
+            }
         }
+        (self.ctx.pollers).ensure(
+            &self.ns,
+            &self.name,
+            &self.uid,
+            client,
+            settings.locust_poll_interval,
+        );
+        Ok(())
     }
 
     /// Keeps the final statistics and HTML report in the test's report ConfigMap

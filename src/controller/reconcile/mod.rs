@@ -4,8 +4,9 @@
 //!    else the live one, validated (an invalid test is [`Blocked`]).
 //! 2. [`children`](mod@children): observe the children (from the caches), adopt those the
 //!    Go operator created and drop its finalizer; for an unfinished test with missing
-//!    children, dereference its ConfigMaps (a missing one is [`Blocked`]), build the
-//!    desired objects (pure) and create what is missing (a refusal is [`Blocked`]).
+//!    children, dereference its ConfigMaps and the web UI's Secret (a missing one is
+//!    [`Blocked`]), build the desired objects (pure) and create what is missing (a
+//!    refusal, or an HTTPRoute without the Gateway API, is [`Blocked`]).
 //! 3. [`finish`](mod@finish): derive the status (pure), keep the report, stop the pods of
 //!    a failed test, write the status through the status subresource, publish events.
 //!
@@ -65,9 +66,10 @@ pub async fn reconcile(test: Arc<LocustTest>, ctx: Arc<Context>) -> Result<Actio
 async fn pipeline(run: &Run<'_>) -> Result<Action, Stop> {
     run.ctx.writer()?;
     let mut started = run.started()?;
-    let mut existing = run.observe().await?;
+    let mut existing = run.observe(&started).await?;
     run.adopt(&mut started, &mut existing).await?;
-    if !run.phase.is_terminal() && !existing.missing(&run.name).is_empty() {
+    let missing = existing.missing(&run.name, &started.test.spec);
+    if !run.phase.is_terminal() && !missing.is_empty() {
         run.dereference(&started).await?;
         let desired = run.build(&started)?;
         run.create_missing(&mut started, desired, &mut existing)

@@ -99,6 +99,7 @@ fn rich_v2_spec() -> v2::LocustTestSpec {
     });
     spec.web_ui = Some(v2::WebUiSpec {
         base_path: Some("/locust".into()),
+        ..Default::default()
     });
     spec
 }

@@ -1111,7 +1111,10 @@ fn output() -> Gen<v2::OutputSpec> {
 
 fn web_ui() -> Gen<v2::WebUiSpec> {
     maybe("/[a-z]{0,8}")
-        .prop_map(|base_path| v2::WebUiSpec { base_path })
+        .prop_map(|base_path| v2::WebUiSpec {
+            base_path,
+            ..Default::default()
+        })
         .boxed()
 }
 

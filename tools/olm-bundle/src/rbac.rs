@@ -9,11 +9,18 @@ use crate::source::RbacSource;
 /// (`WEBHOOK_MODE=files`), so these rules are left out.
 pub const SELF_SIGNED_ONLY_COMPONENT: &str = "webhook-certificates";
 
-/// The RBAC sources the bundle grants: every file except the self-signed-only ones.
+/// The `app.kubernetes.io/component` of the opt-in rules reading the Secrets of
+/// `spec.webUI.auth`: an OLM install cannot opt in, so the bundle leaves them out (an
+/// administrator binds `config/rbac/web_auth_role.yaml` by hand to allow it).
+pub const OPT_IN_COMPONENT: &str = "web-ui-auth";
+
+/// The RBAC sources the bundle grants: every file except the self-signed-only and the
+/// opt-in ones.
 pub fn granted(sources: &[RbacSource]) -> impl Iterator<Item = &RbacSource> {
-    sources
-        .iter()
-        .filter(|s| s.component.as_deref() != Some(SELF_SIGNED_ONLY_COMPONENT))
+    sources.iter().filter(|s| {
+        let component = s.component.as_deref();
+        component != Some(SELF_SIGNED_ONLY_COMPONENT) && component != Some(OPT_IN_COMPONENT)
+    })
 }
 
 /// `(clusterPermissions, permissions)`: the rules of every granted ClusterRole (bound
