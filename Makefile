@@ -42,6 +42,7 @@ test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --test cli
 	$(CARGO) test -p olm-bundle --test bundle
+	$(CARGO) test -p repo-gen --lib --test changelog --test project_files
 
 test-integration: cluster-bins locust olm-bins ## Integration tests against a real local control plane
 	$(CARGO) test --workspace --tests -- --test-threads=2
@@ -151,3 +152,19 @@ lint-docker: ## Lint the Dockerfile with hadolint (PyPI, cached)
 	scripts/image/lint-docker.sh
 
 check-image: lint-docker check-static check-static-cluster check-arm64 ## Everything CI checks for the image (run by .ci/run after make test)
+
+# ---- Generated project files (tools/repo-gen; tests in tools/repo-gen/tests fail when stale) ----
+REPO_GEN := $(CARGO) run -q -p repo-gen --
+.PHONY: changelog check-changelog chart-docs kustomize
+
+changelog: ## Regenerate CHANGELOG.md from the Conventional Commits up to HEAD (records HEAD)
+	$(REPO_GEN) changelog
+
+check-changelog: ## Fail unless CHANGELOG.md is what the history gives up to the commit it records
+	$(REPO_GEN) --check changelog
+
+chart-docs: ## Regenerate the values table of the chart README from values.yaml's `# --` comments
+	$(REPO_GEN) chart-docs
+
+kustomize: cluster-bins ## Regenerate deploy/kustomize/ (kubectl apply --server-side -k) from the chart's defaults
+	$(REPO_GEN) --helm $(HELM) kustomize
