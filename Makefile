@@ -30,10 +30,20 @@ crd: build ## Regenerate the committed CRD (crd/locusttests.locust.io.yaml)
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## rustfmt check, clippy and rustdoc with warnings denied (lints: [workspace.lints] in Cargo.toml)
+lint: deny ## rustfmt check, clippy and rustdoc with warnings denied (lints: [workspace.lints] in Cargo.toml), cargo deny
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+# cargo-deny from crates.io, built once into ~/.cache/locust-k8s-operator (scripts/cargo-tool.sh;
+# ~10 min cold on 2 cores, instant after).
+CARGO_DENY_VERSION := 0.20.2
+.PHONY: deny deny-advisories
+deny: ## cargo deny check licenses bans sources (deny.toml): allowed licenses, duplicate versions (warnings), crates.io only
+	d="$$(scripts/cargo-tool.sh cargo-deny $(CARGO_DENY_VERSION))" && "$$d/cargo-deny" deny check licenses bans sources
+
+deny-advisories: ## cargo deny check advisories: needs the RustSec database from GitHub (not reachable from CI here)
+	d="$$(scripts/cargo-tool.sh cargo-deny $(CARGO_DENY_VERSION))" && "$$d/cargo-deny" deny check advisories
 
 cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector from Go modules (cached by version)
 	tests/cluster/build.sh
