@@ -52,7 +52,7 @@ test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --test cli
 	$(CARGO) test -p olm-bundle --test bundle
-	$(CARGO) test -p repo-gen --lib --test changelog --test project_files
+	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs
 
 test-integration: cluster-bins locust olm-bins ## Integration tests against a real local control plane
 	$(CARGO) test --workspace --tests -- --test-threads=2
@@ -122,7 +122,8 @@ chart: ## Copy the CRD and config/rbac into the chart, set its version to Cargo.
 	cp crd/locusttests.locust.io.yaml $(CHART_DIR)/files/crd/
 	rm -f $(CHART_DIR)/files/rbac/*.yaml && cp config/rbac/*.yaml $(CHART_DIR)/files/rbac/
 	v=$$(sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1) && \
-	  sed -i -e "s/^version: .*/version: $$v/" -e "s/^appVersion: .*/appVersion: \"$$v\"/" $(CHART_DIR)/Chart.yaml
+	  sed -i -e "s/^version: .*/version: $$v/" -e "s/^appVersion: .*/appVersion: \"$$v\"/" \
+	    -e "s|\(image: ghcr.io/locust-k8s-operator/locust-k8s-operator:\).*|\1$$v|" $(CHART_DIR)/Chart.yaml
 
 chart-lint: cluster-bins ## helm lint the chart (strict) with its default and documented values
 	$(HELM) lint --strict $(CHART_DIR)
