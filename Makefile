@@ -30,10 +30,20 @@ crd: build ## Regenerate the committed CRD (crd/locusttests.locust.io.yaml)
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## rustfmt check, clippy and rustdoc with warnings denied (lints: [workspace.lints] in Cargo.toml)
+lint: deny ## rustfmt check, clippy and rustdoc with warnings denied (lints: [workspace.lints] in Cargo.toml), cargo deny
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+# cargo-deny from crates.io, built once into ~/.cache/locust-k8s-operator (scripts/cargo-tool.sh;
+# ~10 min cold on 2 cores, instant after).
+CARGO_DENY_VERSION := 0.20.2
+.PHONY: deny deny-advisories
+deny: ## cargo deny check licenses bans sources (deny.toml): allowed licenses, duplicate versions (warnings), crates.io only
+	d="$$(scripts/cargo-tool.sh cargo-deny $(CARGO_DENY_VERSION))" && "$$d/cargo-deny" deny check licenses bans sources
+
+deny-advisories: ## cargo deny check advisories: needs the RustSec database from GitHub (not reachable from CI here)
+	d="$$(scripts/cargo-tool.sh cargo-deny $(CARGO_DENY_VERSION))" && "$$d/cargo-deny" deny check advisories
 
 cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector from Go modules (cached by version)
 	tests/cluster/build.sh
@@ -42,6 +52,7 @@ test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --test cli
 	$(CARGO) test -p olm-bundle --test bundle
+	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs
 
 test-integration: cluster-bins locust olm-bins ## Integration tests against a real local control plane
 	$(CARGO) test --workspace --tests -- --test-threads=2
@@ -111,7 +122,8 @@ chart: ## Copy the CRD and config/rbac into the chart, set its version to Cargo.
 	cp crd/locusttests.locust.io.yaml $(CHART_DIR)/files/crd/
 	rm -f $(CHART_DIR)/files/rbac/*.yaml && cp config/rbac/*.yaml $(CHART_DIR)/files/rbac/
 	v=$$(sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1) && \
-	  sed -i -e "s/^version: .*/version: $$v/" -e "s/^appVersion: .*/appVersion: \"$$v\"/" $(CHART_DIR)/Chart.yaml
+	  sed -i -e "s/^version: .*/version: $$v/" -e "s/^appVersion: .*/appVersion: \"$$v\"/" \
+	    -e "s|\(image: ghcr.io/locust-k8s-operator/locust-k8s-operator:\).*|\1$$v|" $(CHART_DIR)/Chart.yaml
 
 chart-lint: cluster-bins ## helm lint the chart (strict) with its default and documented values
 	$(HELM) lint --strict $(CHART_DIR)
@@ -151,3 +163,19 @@ lint-docker: ## Lint the Dockerfile with hadolint (PyPI, cached)
 	scripts/image/lint-docker.sh
 
 check-image: lint-docker check-static check-static-cluster check-arm64 ## Everything CI checks for the image (run by .ci/run after make test)
+
+# ---- Generated project files (tools/repo-gen; tests in tools/repo-gen/tests fail when stale) ----
+REPO_GEN := $(CARGO) run -q -p repo-gen --
+.PHONY: changelog check-changelog chart-docs kustomize
+
+changelog: ## Regenerate CHANGELOG.md from the Conventional Commits up to HEAD (records HEAD)
+	$(REPO_GEN) changelog
+
+check-changelog: ## Fail unless CHANGELOG.md is what the history gives up to the commit it records
+	$(REPO_GEN) --check changelog
+
+chart-docs: ## Regenerate the values table of the chart README from values.yaml's `# --` comments
+	$(REPO_GEN) chart-docs
+
+kustomize: cluster-bins ## Regenerate deploy/kustomize/ (kubectl apply --server-side -k) from the chart's defaults
+	$(REPO_GEN) --helm $(HELM) kustomize

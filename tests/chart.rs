@@ -70,6 +70,14 @@ const COMBINATIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("go-operator-values", &["--values", GO_VALUES]),
+    (
+        "mirror-and-digests",
+        &[
+            "--set",
+            "global.imageRegistry=mirror.example:5000/lko,image.digest=sha256:0000000000000000000000000000000000000000000000000000000000000000,crds.keep=false",
+        ],
+    ),
+    ("second-release", &["--set", "crds.install=false"]),
 ];
 
 fn rendered(name: &str) -> Vec<Value> {
@@ -172,9 +180,16 @@ fn every_value_is_documented_and_in_the_schema() {
     let mut keys = Vec::new();
     leaf_keys("", &values, &mut keys);
     assert!(keys.len() > 40, "values.yaml has its keys: {keys:?}");
+    // The table is generated (make chart-docs; tools/repo-gen/tests/chart_docs.rs checks it
+    // is current): a value is documented by its own row, a row of a map above it, or rows
+    // of the keys inside an object passed through.
     for key in keys {
+        let parts: Vec<&str> = key.split('.').collect();
+        let documented = (1..=parts.len())
+            .any(|n| readme.contains(&format!("| `{}` |", parts[..n].join("."))))
+            || readme.contains(&format!("| `{key}."));
         assert!(
-            readme.contains(&format!("| `{key}` |")),
+            documented,
             "{CHART}/README.md documents `{key}` in its values table"
         );
         let mut node = &schema;
@@ -185,6 +200,201 @@ fn every_value_is_documented_and_in_the_schema() {
                 "values.schema.json has a schema for `{key}`"
             );
         }
+    }
+}
+
+// ---- Artifact Hub metadata, CRD toggles, images, two releases ---------------------------
+
+fn chart_yaml() -> Value {
+    locust_k8s_operator::yaml::from_yaml(
+        &std::fs::read_to_string(format!("{CHART}/Chart.yaml")).expect("Chart.yaml"),
+    )
+    .expect("Chart.yaml parses")
+}
+
+/// An Artifact Hub annotation (a YAML string) parsed.
+fn annotation(chart: &Value, key: &str) -> Value {
+    let text = chart["annotations"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("Chart.yaml has the {key} annotation"));
+    locust_k8s_operator::yaml::from_yaml(text).unwrap_or_else(|e| panic!("{key}: {e}"))
+}
+
+#[test]
+fn chart_metadata_is_complete_and_agrees_with_the_chart() {
+    let chart = chart_yaml();
+    for key in ["home", "icon", "kubeVersion"] {
+        assert!(
+            chart[key].as_str().is_some_and(|v| !v.is_empty()),
+            "Chart.yaml has {key}"
+        );
+    }
+    assert!(chart["sources"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(chart["maintainers"][0]["name"].is_string());
+    assert_eq!(chart["annotations"]["artifacthub.io/license"], "Apache-2.0");
+    assert_eq!(chart["annotations"]["artifacthub.io/operator"], "true");
+    assert!(annotation(&chart, "artifacthub.io/links")[0]["url"].is_string());
+    // The images are the ones the default install runs.
+    let o = rendered("default");
+    let mut listed: Vec<String> = annotation(&chart, "artifacthub.io/images")
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|i| i["image"].as_str().expect("image").to_owned())
+        .collect();
+    listed.sort_unstable();
+    let mut running: Vec<String> = of_kind(&o, "Deployment")
+        .iter()
+        .map(|d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .expect("image")
+                .to_owned()
+        })
+        .collect();
+    running.sort_unstable();
+    assert_eq!(
+        listed, running,
+        "artifacthub.io/images (make chart sets the tag)"
+    );
+    // The CRD and its example are the real ones.
+    let crd = one(&o, "CustomResourceDefinition");
+    let crds = annotation(&chart, "artifacthub.io/crds");
+    assert_eq!(crds[0]["name"], crd["metadata"]["name"]);
+    assert_eq!(crds[0]["kind"], crd["spec"]["names"]["kind"]);
+    let example: Value = locust_k8s_operator::yaml::from_yaml(
+        &std::fs::read_to_string("examples/minimal-v2.yaml").expect("example"),
+    )
+    .expect("example parses");
+    assert_eq!(
+        annotation(&chart, "artifacthub.io/crdsExamples")[0],
+        example
+    );
+    // helm refuses clusters older than kubeVersion.
+    let (ok, _, err) = helm(&["template", "x", CHART, "--kube-version", "1.32.0"]);
+    assert!(!ok && err.contains("kubeVersion"), "{err}");
+    let (ok, _, err) = helm(&["template", "x", CHART, "--kube-version", "1.33.0"]);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn crds_install_and_keep_toggle_the_crd_and_its_policy() {
+    let crd = |o: &[Value]| of_kind(o, "CustomResourceDefinition").len();
+    let policy = |o: &[Value]| {
+        one(o, "CustomResourceDefinition")["metadata"]["annotations"]["helm.sh/resource-policy"]
+            .clone()
+    };
+    let o = rendered("default");
+    assert_eq!(policy(&o), "keep");
+    let o = rendered("mirror-and-digests");
+    assert_eq!(policy(&o), Value::Null, "crds.keep=false: no keep policy");
+    let o = rendered("second-release");
+    assert_eq!(crd(&o), 0, "crds.install=false: no CRD");
+    assert_eq!(operator_deployment(&o)["kind"], "Deployment");
+}
+
+#[test]
+fn the_registry_mirror_and_digests_shape_every_image() {
+    let digest = format!("sha256:{}", "0".repeat(64));
+    let o = rendered("mirror-and-digests");
+    let image = |o: &[Value], container: &str| -> String {
+        of_kind(o, "Deployment")
+            .iter()
+            .map(|d| &d["spec"]["template"]["spec"]["containers"][0])
+            .find(|c| c["name"] == container)
+            .and_then(|c| c["image"].as_str())
+            .expect("the container")
+            .to_owned()
+    };
+    assert_eq!(
+        image(&o, "operator"),
+        format!("mirror.example:5000/lko/locust-k8s-operator/locust-k8s-operator@{digest}"),
+        "the mirror replaces ghcr.io, the digest the tag"
+    );
+    assert_eq!(
+        image(&o, "otel-collector"),
+        "mirror.example:5000/lko/otel/opentelemetry-collector-contrib:0.139.0",
+        "a Docker Hub repository gets the mirror prepended"
+    );
+    let o = objects(&render(
+        "lko",
+        "lko-system",
+        &[
+            "--set",
+            &format!("openTelemetry.collector.image.digest={digest}"),
+        ],
+    ));
+    assert_eq!(
+        image(&o, "otel-collector"),
+        format!("otel/opentelemetry-collector-contrib@{digest}")
+    );
+    let (ok, _, err) = helm(&["template", "x", CHART, "--set", "image.digest=latest"]);
+    assert!(
+        !ok && err.contains("digest"),
+        "a digest that is none is refused: {err}"
+    );
+}
+
+/// Cluster-scoped objects of a render: (kind, name).
+fn cluster_scoped(o: &[Value]) -> BTreeSet<(String, String)> {
+    o.iter()
+        .filter(|x| x["metadata"]["namespace"].is_null())
+        .map(|x| {
+            (
+                x["kind"].as_str().expect("kind").to_owned(),
+                x["metadata"]["name"].as_str().expect("name").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_releases_own_different_cluster_scoped_objects() {
+    let a = objects(&render(
+        "team-a",
+        "team-a",
+        &["--set-json", r#"watchNamespaces=["team-a"]"#],
+    ));
+    let b = objects(&render(
+        "team-b",
+        "team-b",
+        &[
+            "--set-json",
+            r#"watchNamespaces=["team-b"]"#,
+            "--set",
+            "crds.install=false",
+        ],
+    ));
+    let (a_names, b_names) = (cluster_scoped(&a), cluster_scoped(&b));
+    assert!(
+        a_names.contains(&(
+            "ValidatingWebhookConfiguration".into(),
+            "team-a-locust-k8s-operator".into()
+        )),
+        "{a_names:?}"
+    );
+    assert!(
+        a_names.is_disjoint(&b_names),
+        "both releases render {:?}",
+        a_names.intersection(&b_names).collect::<Vec<_>>()
+    );
+    // Each operator is told its own webhook configuration, and may patch only that one.
+    for o in [&a, &b] {
+        let vwc = one(o, "ValidatingWebhookConfiguration")["metadata"]["name"].clone();
+        let e = env_of(o);
+        assert_eq!(env(&e, "WEBHOOK_CONFIG_NAME"), vwc.as_str());
+        let rules = &named(o, "ClusterRole", "-webhook")[0]["rules"];
+        assert!(
+            rules
+                .as_array()
+                .expect("rules")
+                .iter()
+                .any(
+                    |r| r["resources"] == json!(["validatingwebhookconfigurations"])
+                        && r["resourceNames"] == json!([vwc])
+                ),
+            "{rules}"
+        );
     }
 }
 
@@ -1022,10 +1232,16 @@ fn the_chart_rules_are_exactly_config_rbac() {
     assert_eq!(controller.len(), 1);
     assert_eq!(controller[0]["rules"], source_rules("role.yaml"));
     let webhook = named(&o, "ClusterRole", "-webhook");
-    assert_eq!(
-        webhook[0]["rules"],
-        source_rules("webhook_cluster_role.yaml")
-    );
+    // The same rules, with this release's ValidatingWebhookConfiguration by name.
+    let vwc = one(&o, "ValidatingWebhookConfiguration")["metadata"]["name"].clone();
+    assert_eq!(vwc, "lko-locust-k8s-operator");
+    let mut expected = source_rules("webhook_cluster_role.yaml");
+    for rule in expected.as_array_mut().expect("rules") {
+        if rule["resources"] == json!(["validatingwebhookconfigurations"]) {
+            rule["resourceNames"] = json!([vwc]);
+        }
+    }
+    assert_eq!(webhook[0]["rules"], expected);
     let lease = named(&o, "Role", "-leader-election");
     assert_eq!(lease[0]["rules"], source_rules("leader_election_role.yaml"));
     assert_eq!(lease[0]["metadata"]["namespace"], "lko-system");
@@ -1066,7 +1282,7 @@ fn the_chart_rules_are_exactly_config_rbac() {
         "\"{}\"",
         env(&e, "WEBHOOK_SECRET_NAME").expect("secret")
     )));
-    let names = serde_json::to_string(&source_rules("webhook_cluster_role.yaml")).expect("json");
+    let names = serde_json::to_string(&webhook[0]["rules"]).expect("json");
     assert!(names.contains(&format!(
         "\"{}\"",
         env(&e, "WEBHOOK_CONFIG_NAME").expect("vwc")

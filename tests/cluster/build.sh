@@ -26,10 +26,10 @@ export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 export GOCACHE=${GOCACHE:-$cache/go-build}
 mkdir -p "$links"
 
-# build NAME VERSION DIR-OF-MODULE-OR-EMPTY PACKAGE [LDFLAGS]
+# build NAME VERSION DIR-OF-MODULE-OR-EMPTY PACKAGE [LDFLAGS [CACHE-KEY-SUFFIX]]
 build() {
-  local name=$1 ver=$2 moddir=$3 pkg=$4 ldflags=${5:-}
-  local out="$cache/bin/$name-$ver"
+  local name=$1 ver=$2 moddir=$3 pkg=$4 ldflags=${5:-} suffix=${6:-}
+  local out="$cache/bin/$name-$ver$suffix"
   if [ ! -x "$out/$name" ]; then
     echo "building $name $ver (cached afterwards in $out)" >&2
     local start=$SECONDS
@@ -61,8 +61,13 @@ for b in $want; do
       build "$b" "$KUBE_VERSION" "$here/kube" "k8s.io/kubernetes/cmd/$b" "$kv" ;;
     kwok) build kwok "$KWOK_VERSION" "" sigs.k8s.io/kwok/cmd/kwok \
       "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" ;;
+    # The Kubernetes version `helm template` and `helm lint` assume (a chart's kubeVersion is
+    # checked against it), set as helm's own Makefile does; without it helm says v1.20.
     helm) build helm "$HELM_VERSION" "" helm.sh/helm/v3/cmd/helm \
-      "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+      "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+       -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor \
+       -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor" \
+      "-k8s1.$minor" ;;
     otelcol) build otelcol "$OTELCOL_VERSION" "$here/otelcol" . ;;
     kstatus) build kstatus "$KSTATUS_VERSION" "$here/kstatus" . ;;
     *) echo "build.sh: unknown binary $b" >&2; exit 2 ;;

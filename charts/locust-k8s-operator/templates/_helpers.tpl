@@ -71,8 +71,46 @@ app.kubernetes.io/component: otel-collector
 {{- define "lko.webhookSecretName" -}}
 {{- include "lko.resourceName" (dict "root" . "file" "webhook_role.yaml" "resource" "secrets") }}
 {{- end }}
+{{/* The ValidatingWebhookConfiguration is cluster-scoped: named after the release (the
+     full name) so that two releases (e.g. two namespace-scoped installs) each have their
+     own; the operator finds it through WEBHOOK_CONFIG_NAME. With the default release name
+     it is the operator's default, the name in config/rbac. */}}
 {{- define "lko.webhookConfigName" -}}
-{{- include "lko.resourceName" (dict "root" . "file" "webhook_cluster_role.yaml" "resource" "validatingwebhookconfigurations") }}
+{{- include "lko.fullname" . }}
+{{- end }}
+
+{{/* The rules of webhook_cluster_role.yaml with the release's webhook configuration name
+     in place of the default one. */}}
+{{- define "lko.webhookClusterRules" -}}
+{{- $default := include "lko.resourceName" (dict "root" . "file" "webhook_cluster_role.yaml" "resource" "validatingwebhookconfigurations") }}
+{{- $rules := list }}
+{{- range include "lko.rules" (dict "root" . "file" "webhook_cluster_role.yaml") | fromYamlArray }}
+{{- if has $default (default list .resourceNames) }}
+{{- $_ := set . "resourceNames" (list (include "lko.webhookConfigName" $)) }}
+{{- end }}
+{{- $rules = append $rules . }}
+{{- end }}
+{{- toYaml $rules }}
+{{- end }}
+
+{{/* An image reference from {repository, tag, digest}: global.imageRegistry replaces the
+     repository's registry (or is prepended when it names none); a digest wins over the
+     tag; .defaultTag when the tag is empty. */}}
+{{- define "lko.image" -}}
+{{- $repository := .image.repository }}
+{{- with .root.Values.global }}{{ with .imageRegistry }}
+{{- $parts := splitList "/" $repository }}
+{{- $first := first $parts }}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- $repository = join "/" (rest $parts) }}
+{{- end }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository }}
+{{- end }}{{ end }}
+{{- if .image.digest }}
+{{- printf "%s@%s" $repository .image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default .defaultTag .image.tag) }}
+{{- end }}
 {{- end }}
 {{- define "lko.webhookServiceName" -}}
 {{- printf "%s-webhook" (include "lko.fullname" .) }}
@@ -304,7 +342,7 @@ k8s.clusterRole.enabled: "watchNamespaces (true: [], every namespace; false: [th
 
 {{- define "lko.otelImage" -}}
 {{- if and (include "lko.goSet" (dict "root" . "path" "otelCollector.image")) .Values.otelCollector.image }}{{ .Values.otelCollector.image }}
-{{- else }}{{ printf "%s:%s" .Values.openTelemetry.collector.image.repository .Values.openTelemetry.collector.image.tag }}{{ end }}
+{{- else }}{{ include "lko.image" (dict "root" . "image" .Values.openTelemetry.collector.image "defaultTag" "") }}{{ end }}
 {{- end }}
 
 {{- define "lko.otelReplicas" -}}

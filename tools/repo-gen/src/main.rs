@@ -1,0 +1,154 @@
+//! `repo-gen [--check] [--root DIR] [--helm PATH] <changelog|chart-docs|kustomize>`:
+//! writes (or, with `--check`, verifies) one of the repository's generated files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use repo_gen::{GenError, changelog, check_dir, kustomize, values_docs, write_dir};
+
+const USAGE: &str =
+    "usage: repo-gen [--check] [--root DIR] [--helm PATH] <changelog|chart-docs|kustomize>
+
+  changelog   CHANGELOG.md from the Conventional Commits up to HEAD (--check: current up to
+              the commit it records)
+  chart-docs  the values table of charts/locust-k8s-operator/README.md from values.yaml
+  kustomize   deploy/kustomize/ from `helm template` of the chart (--helm, default: helm)";
+
+struct Args {
+    check: bool,
+    root: PathBuf,
+    helm: PathBuf,
+    what: String,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut args = Args {
+        check: false,
+        root: PathBuf::from("."),
+        helm: PathBuf::from("helm"),
+        what: String::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--check" => args.check = true,
+            "--root" => args.root = it.next().ok_or("--root needs a folder")?.into(),
+            "--helm" => args.helm = it.next().ok_or("--helm needs a path")?.into(),
+            "-h" | "--help" => return Err(String::new()),
+            what if args.what.is_empty() && !what.starts_with('-') => args.what = what.to_owned(),
+            other => return Err(format!("unexpected argument `{other}`")),
+        }
+    }
+    if args.what.is_empty() {
+        return Err("name what to generate".to_owned());
+    }
+    Ok(args)
+}
+
+/// Runs one generator; the problems found by `--check` (empty: current or written).
+fn run(args: &Args) -> Result<Vec<String>, GenError> {
+    let root = &args.root;
+    let one = |name: &str, text: String| -> Result<Vec<String>, GenError> {
+        let (dir, file) = name.rsplit_once('/').unwrap_or((".", name));
+        let files = BTreeMap::from([(file.to_owned(), text)]);
+        if args.check {
+            // Only this file: the folder holds others.
+            Ok(check_dir(root, dir, &files)
+                .into_iter()
+                .filter(|p| !p.ends_with("(remove it)"))
+                .collect())
+        } else {
+            for written in write_dir_one(root, dir, &files)? {
+                println!("wrote {written}");
+            }
+            Ok(Vec::new())
+        }
+    };
+    match args.what.as_str() {
+        "changelog" if args.check => changelog::check(root),
+        "changelog" => {
+            let head = changelog::resolve(root, "HEAD")?;
+            one(changelog::FILE, changelog::generate(root, &head)?)
+        }
+        "chart-docs" => one(
+            &format!("{}/README.md", values_docs::CHART),
+            values_docs::generate(root)?,
+        ),
+        "kustomize" => {
+            let files = kustomize::generate(root, &args.helm)?;
+            if args.check {
+                Ok(check_dir(root, kustomize::DIR, &files))
+            } else {
+                for written in write_dir(root, kustomize::DIR, &files)? {
+                    println!("wrote {written}");
+                }
+                Ok(Vec::new())
+            }
+        }
+        other => Err(GenError::Invalid {
+            path: PathBuf::from(other),
+            message: format!("unknown generator\n{USAGE}"),
+        }),
+    }
+}
+
+/// Writes single files into a folder that holds other files too (nothing removed).
+fn write_dir_one(
+    root: &std::path::Path,
+    dir: &str,
+    files: &BTreeMap<String, String>,
+) -> Result<Vec<String>, GenError> {
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = root.join(dir).join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            repo_gen::error::write(&path, text)?;
+            written.push(if dir == "." {
+                name.clone()
+            } else {
+                format!("{dir}/{name}")
+            });
+        }
+    }
+    Ok(written)
+}
+
+fn main() -> ExitCode {
+    let args = match parse() {
+        Ok(args) => args,
+        Err(message) => {
+            if message.is_empty() {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("repo-gen: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(problems) if problems.is_empty() => ExitCode::SUCCESS,
+        Ok(problems) => {
+            for p in problems {
+                eprintln!("repo-gen: {p}");
+            }
+            eprintln!(
+                "repo-gen: run `make {}` and commit the result",
+                make_target(&args.what)
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("repo-gen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn make_target(what: &str) -> &str {
+    match what {
+        "chart-docs" => "chart-docs",
+        "kustomize" => "kustomize",
+        _ => "changelog",
+    }
+}
