@@ -64,7 +64,8 @@ struct Pod {
 impl Pod {
     /// The worker pod of `test`, with a folder per volume.
     fn of(test: &LocustTest) -> Pod {
-        let children = builders::build(test, &OperatorConfig::default()).expect("builds");
+        let valid = locust_k8s_operator::validation::validate(test).expect("a valid test");
+        let children = builders::build(&valid, &OperatorConfig::default()).expect("builds");
         let spec = children
             .job(Role::Worker)
             .spec

@@ -82,7 +82,7 @@ mod tests {
 
     use super::*;
     use crate::api::v2::{LocustTest, MountTarget, TargetedVolumeMount};
-    use crate::builders::build;
+    use crate::builders::test_support::build;
     use crate::builders::test_support::{minimal, names, pod};
     use crate::config::OperatorConfig;
 

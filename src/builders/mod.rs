@@ -39,6 +39,7 @@ use serde::Serialize;
 use crate::api::v2::{LocustTest, LocustTestSpec, MasterSpec, WorkerSpec};
 use crate::config::OperatorConfig;
 use crate::naming;
+use crate::validation::{Commands, Validated};
 
 pub use command::{expect_workers_max_wait, expected_workers};
 pub use test_files::PYDEPS_PATH;
@@ -101,14 +102,6 @@ pub enum BuildError {
     /// The test has no `metadata.name`.
     #[error("metadata.name: a LocustTest needs a name")]
     MissingName,
-    /// A command has an opening quote without its closing quote.
-    #[error("{field}: unterminated quote in {command:?}; close the quote or escape it")]
-    UnterminatedQuote {
-        /// The spec field, for example `spec.master.command`.
-        field: &'static str,
-        /// The command as written.
-        command: String,
-    },
     /// A command has no words at all.
     #[error(
         "{field}: the command is empty; give at least the locustfile, for example `locust -f /lotest/src/locustfile.py`"
@@ -230,10 +223,11 @@ impl Children {
 /// reference to it, so deleting the test deletes its children; without a uid (a test read
 /// from a file) there is none.
 ///
-/// The spec is expected to have passed validation; the few values that cannot become
-/// valid objects still give a [`BuildError`] naming the field instead of broken objects.
-pub fn build(test: &LocustTest, config: &OperatorConfig) -> Result<Children, BuildError> {
-    let ctx = Ctx::new(test, config)?;
+/// The test has passed validation ([`Validated`] carries its commands split into words: the
+/// builders never parse a command); the few values that cannot become valid objects
+/// still give a [`BuildError`] naming the field instead of broken objects.
+pub fn build(valid: &Validated<'_>, config: &OperatorConfig) -> Result<Children, BuildError> {
+    let ctx = Ctx::new(valid.test(), valid.commands(), config)?;
     Ok(Children {
         service: service::build(&ctx),
         master_job: job::build(&ctx, Role::Master)?,
@@ -248,6 +242,8 @@ pub fn build(test: &LocustTest, config: &OperatorConfig) -> Result<Children, Bui
 pub(crate) struct Ctx<'a> {
     test: &'a LocustTest,
     spec: &'a LocustTestSpec,
+    /// The commands as words (split once, by validation).
+    commands: &'a Commands,
     config: &'a OperatorConfig,
     cr_name: &'a str,
     namespace: Option<&'a str>,
@@ -258,7 +254,11 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(test: &'a LocustTest, config: &'a OperatorConfig) -> Result<Self, BuildError> {
+    fn new(
+        test: &'a LocustTest,
+        commands: &'a Commands,
+        config: &'a OperatorConfig,
+    ) -> Result<Self, BuildError> {
         let cr_name = test
             .metadata
             .name
@@ -268,6 +268,7 @@ impl<'a> Ctx<'a> {
         Ok(Ctx {
             test,
             spec: &test.spec,
+            commands,
             config,
             cr_name,
             namespace: test.metadata.namespace.as_deref(),

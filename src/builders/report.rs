@@ -32,7 +32,9 @@ pub fn config_map(
     config: &OperatorConfig,
     report: &FinalReport,
 ) -> Result<ConfigMap, BuildError> {
-    let ctx = Ctx::new(test, config)?;
+    // The report needs the test's names and labels, not its commands.
+    let commands = crate::validation::Commands::default();
+    let ctx = Ctx::new(test, &commands, config)?;
     let name = naming::report_name(ctx.cr_name);
     let mut meta_labels = labels::test_labels(&ctx, COMPONENT);
     meta_labels.retain(|_, v| !v.is_empty());

@@ -267,8 +267,9 @@ mod tests {
     use crate::api::v2::{
         EnvSpec, ImagePullPolicy, ImageTestFiles, LocustTest, PodExtensions, PvcTestFiles,
     };
+    use crate::builders::Children;
+    use crate::builders::test_support::build;
     use crate::builders::test_support::{container, minimal, names, pod};
-    use crate::builders::{Children, build};
     use crate::config::OperatorConfig;
 
     fn git() -> GitTestFiles {

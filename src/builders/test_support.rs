@@ -2,9 +2,10 @@
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
-use super::{Children, Ctx, Role};
+use super::{BuildError, Children, Ctx, Role};
 use crate::api::v2::{LocustTest, LocustTestSpec, MasterSpec, TestFilesSpec, WorkerSpec};
 use crate::config::OperatorConfig;
+use crate::validation::Validated;
 
 /// A small valid test `demo` in namespace `default`, without a uid.
 pub(crate) fn minimal() -> LocustTest {
@@ -43,10 +44,20 @@ pub(crate) fn with_ctx_config<T>(
     config: &OperatorConfig,
     f: impl FnOnce(&Ctx<'_>) -> T,
 ) -> T {
-    match Ctx::new(test, config) {
+    let valid = Validated::started(test).expect("commands that split");
+    match Ctx::new(test, valid.commands(), config) {
         Ok(ctx) => f(&ctx),
         Err(e) => panic!("test without a name: {e}"),
     }
+}
+
+/// The children of `test` (commands split as validation does, no other rule checked).
+pub(crate) fn build(test: &LocustTest, config: &OperatorConfig) -> Result<Children, BuildError> {
+    let valid = Validated::started(test).map_err(|e| BuildError::Invalid {
+        field: "spec".into(),
+        reason: e.to_string(),
+    })?;
+    super::build(&valid, config)
 }
 
 /// The pod spec of `role`.

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::EnvVar;
 
-use super::test_support::{container, minimal, names, pod};
+use super::test_support::{build, container, minimal, names, pod};
 use super::*;
 use crate::api::v2::LocustTest;
 use crate::config::OperatorConfig;
@@ -506,10 +506,10 @@ fn command_styles_end_to_end() {
     assert!(!wargs.contains(&"locust".to_string()));
 
     t.spec.master.command = r#"locust --host "http://a"#.into();
-    let e = build(&t, &OperatorConfig::default()).expect_err("unterminated");
+    let e = crate::validation::validate(&t).expect_err("unterminated");
     assert!(
         e.to_string()
-            .starts_with("spec.master.command: unterminated quote"),
+            .starts_with("spec.master.command: cannot be split into arguments"),
         "{e}"
     );
 }

@@ -297,8 +297,9 @@ mod tests {
         GatewayRef, LocustTest, WebUiAuthSecretRef, WebUiAuthSpec, WebUiHttpRouteSpec,
         WebUiIngressSpec, WebUiServiceSpec, WebUiServiceType,
     };
+    use crate::builders::Children;
+    use crate::builders::test_support::build;
     use crate::builders::test_support::{container, minimal, pod};
-    use crate::builders::{Children, build};
     use crate::config::OperatorConfig;
 
     fn built(t: &LocustTest) -> Children {

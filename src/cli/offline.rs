@@ -16,8 +16,10 @@ pub(super) fn crd() -> Result<String, CliError> {
 pub(super) fn render(text: &str, config: OperatorConfig) -> Result<String, CliError> {
     let mut objects = Vec::new();
     for test in valid_v2_tests(text)? {
-        let children = builders::build(&test, &config)
-            .map_err(|e| CliError::Invalid(format!("{}: {e}", name_of(&test))))?;
+        let invalid =
+            |e: &dyn std::fmt::Display| CliError::Invalid(format!("{}: {e}", name_of(&test)));
+        let valid = validation::validate(&test).map_err(|e| invalid(&e))?;
+        let children = builders::build(&valid, &config).map_err(|e| invalid(&e))?;
         objects.extend(children.into_objects());
     }
     yaml::to_yaml_documents(&objects).map_err(|e| CliError::Internal(e.to_string()))
@@ -65,7 +67,7 @@ fn valid_v2_tests(text: &str) -> Result<Vec<v2::LocustTest>, CliError> {
             .namespace
             .get_or_insert_with(|| DEFAULT_NAMESPACE.to_string());
         match validation::validate(&test) {
-            Ok(()) => tests.push(test),
+            Ok(_) => tests.push(test),
             Err(errors) => {
                 problems.extend(errors.0.iter().map(|e| format!("{}: {e}", name_of(&test))))
             }

@@ -215,9 +215,10 @@ mod tests {
     use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
 
     use super::{LAST_APPLIED, trim_job, trim_pod, trim_service, trim_test};
+    use crate::builders::Role;
     use crate::builders::labels::{COMPONENT, TEST_NAME, TEST_NAME_ANNOTATION};
+    use crate::builders::test_support::build;
     use crate::builders::test_support::minimal;
-    use crate::builders::{Role, build};
     use crate::config::OperatorConfig;
 
     #[test]

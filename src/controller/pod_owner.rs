@@ -85,8 +85,8 @@ mod tests {
 
     #[test]
     fn the_operators_pods_are_named_by_their_annotation_and_component() {
-        let children =
-            crate::builders::build(&minimal(), &OperatorConfig::default()).expect("built");
+        let children = crate::builders::test_support::build(&minimal(), &OperatorConfig::default())
+            .expect("built");
         for (job, role) in [
             (&children.master_job, Role::Master),
             (&children.worker_job, Role::Worker),

@@ -15,6 +15,7 @@ mod test_files;
 mod thresholds;
 mod web_ui;
 
+pub use commands::Commands;
 pub(crate) use metadata::{is_dns1123_label, is_dns1123_subdomain};
 
 use std::fmt;
@@ -52,6 +53,15 @@ impl fmt::Display for ValidationErrors {
 pub(crate) struct Errors(Vec<FieldError>);
 
 impl Errors {
+    /// `value` when no error was found, else every error.
+    fn into_result<T>(self, value: T) -> Result<T, ValidationErrors> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(ValidationErrors(self.0))
+        }
+    }
+
     pub(crate) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError {
             field: field.into(),
@@ -60,20 +70,52 @@ impl Errors {
     }
 }
 
-/// Validates a v2 LocustTest; `Err` lists every problem.
-pub fn validate(test: &LocustTest) -> Result<(), ValidationErrors> {
+/// A LocustTest that passed [`validate`] (or started under it), with its commands split:
+/// what the builders take.
+#[derive(Debug, Clone)]
+pub struct Validated<'a> {
+    test: &'a LocustTest,
+    commands: Commands,
+}
+
+impl<'a> Validated<'a> {
+    /// A test that passed validation when it started (the spec the controller recorded):
+    /// only its commands are split, no rule is checked again, so a rule added by a newer
+    /// operator never stops a test that is running.
+    pub fn started(test: &'a LocustTest) -> Result<Self, ValidationErrors> {
+        let mut errors = Errors::default();
+        let commands = commands::split(&test.spec, &mut errors);
+        errors.into_result(Validated { test, commands })
+    }
+
+    /// `test` with `commands` the validation of this very spec split earlier (the
+    /// controller keeps them from one stage to the next).
+    pub(crate) fn new(test: &'a LocustTest, commands: Commands) -> Self {
+        Validated { test, commands }
+    }
+
+    /// The test.
+    pub fn test(&self) -> &'a LocustTest {
+        self.test
+    }
+
+    /// Its commands, split into words.
+    pub fn commands(&self) -> &Commands {
+        &self.commands
+    }
+}
+
+/// Validates a v2 LocustTest; `Err` lists every problem, `Ok` carries the split commands.
+pub fn validate(test: &LocustTest) -> Result<Validated<'_>, ValidationErrors> {
     let mut errors = Errors::default();
     metadata::check(test, &mut errors);
     spec::check(&test.spec, &mut errors);
-    commands::check(&test.spec, &mut errors);
+    let commands = commands::split(&test.spec, &mut errors);
+    commands::check(&test.spec, &commands, &mut errors);
     test_files::check(&test.spec, &mut errors);
     mounts::check(&test.spec, &mut errors);
     pod::check(&test.spec, &mut errors);
-    if errors.0.is_empty() {
-        Ok(())
-    } else {
-        Err(ValidationErrors(errors.0))
-    }
+    errors.into_result(Validated { test, commands })
 }
 
 #[cfg(test)]

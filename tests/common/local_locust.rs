@@ -353,7 +353,8 @@ impl Run {
         fs::create_dir_all(dir.path().join("src")).expect("src dir");
         fs::create_dir_all(dir.path().join("results")).expect("results dir");
         fs::write(dir.path().join("src/locustfile.py"), LOCUSTFILE).expect("locustfile");
-        let children = builders::build(test, &OperatorConfig::default()).expect("build");
+        let valid = locust_k8s_operator::validation::validate(test).expect("a valid test");
+        let children = builders::build(&valid, &OperatorConfig::default()).expect("build");
         let service = children
             .service
             .metadata

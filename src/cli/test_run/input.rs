@@ -105,7 +105,7 @@ fn validate(test: &LocustTest) -> Result<(), String> {
         let cut: String = prefix.chars().take(MAX_PREFIX).collect();
         checked.metadata.name = Some(format!("{cut}{PLACEHOLDER_SUFFIX}"));
     }
-    validation::validate(&checked).map_err(|errors| {
+    validation::validate(&checked).map(drop).map_err(|errors| {
         errors
             .0
             .iter()

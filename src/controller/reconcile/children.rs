@@ -16,6 +16,7 @@ use crate::controller::error::Error;
 use crate::controller::references;
 use crate::controller::web_auth::{self, Credentials};
 use crate::status::{conditions, reason};
+use crate::validation::Validated;
 
 impl Run<'_> {
     /// The children as they are; nothing for a finished test, whose children are never
@@ -119,7 +120,8 @@ impl Run<'_> {
 
     /// The desired children (pure).
     pub(super) fn build(&self, started: &Started) -> Result<Children, Blocked> {
-        builders::build(&started.test, &self.ctx.config).map_err(|e| Blocked {
+        let valid = Validated::new(&started.test, started.commands.clone());
+        builders::build(&valid, &self.ctx.config).map_err(|e| Blocked {
             reason: reason::INVALID_SPEC,
             message: format!("the test cannot be built: {e}"),
             retry: None,

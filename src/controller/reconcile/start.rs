@@ -17,6 +17,7 @@ use crate::controller::applied_spec::{self, APPLIED_SPEC_ANNOTATION};
 use crate::controller::context::FIELD_MANAGER;
 use crate::controller::error::Error;
 use crate::status::reason;
+use crate::validation::{Commands, Validated, ValidationErrors};
 
 /// The spec a test runs with.
 pub(super) struct Started {
@@ -28,6 +29,8 @@ pub(super) struct Started {
     pub drift: bool,
     /// Whether the Go operator started the test (see [`adopt::go_started`]).
     pub go_started: bool,
+    /// Its commands, split into words (by validation, or from the recorded spec).
+    pub commands: Commands,
 }
 
 impl Run<'_> {
@@ -35,14 +38,16 @@ impl Run<'_> {
     pub(super) fn started(&self) -> Result<Started, Blocked> {
         let recorded = applied_spec::recorded(self.test);
         let go_started = adopt::go_started(self.test, recorded.is_some(), &self.previous);
+        let invalid = |errors: ValidationErrors| Blocked {
+            reason: reason::INVALID_SPEC,
+            message: format!("the test is invalid and waits for a fix: {errors}"),
+            retry: None,
+        };
         let Some(spec) = recorded else {
-            if let Err(errors) = crate::validation::validate(self.test) {
-                return Err(Blocked {
-                    reason: reason::INVALID_SPEC,
-                    message: format!("the test is invalid and waits for a fix: {errors}"),
-                    retry: None,
-                });
-            }
+            let commands = match crate::validation::validate(self.test) {
+                Ok(valid) => valid.commands().clone(),
+                Err(errors) => return Err(invalid(errors)),
+            };
             if adopt::has_go_finalizer(self.test) {
                 info!("taking over a test the Go operator started; recording its live spec");
             } else if self.previous.start_time.is_some() {
@@ -53,13 +58,21 @@ impl Run<'_> {
                 recorded: false,
                 drift: false,
                 go_started,
+                commands,
             });
         };
+        let test = applied_spec::as_started(self.test, &spec);
+        // Validated when it started: its commands are split again, no rule re-checked.
+        let commands = Validated::started(&test)
+            .map_err(invalid)?
+            .commands()
+            .clone();
         Ok(Started {
-            test: applied_spec::as_started(self.test, &spec),
             drift: applied_spec::drifted(self.test, &spec),
+            test,
             recorded: true,
             go_started,
+            commands,
         })
     }
 

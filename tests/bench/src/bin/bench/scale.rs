@@ -253,7 +253,9 @@ async fn baseline(size: usize, order: Order) -> Result<Baseline> {
     let mut services = Vec::new();
     let mut jobs = Vec::new();
     for test in &tests {
-        let c = builders::build(test, &config).map_err(ctx("building children"))?;
+        let valid = locust_k8s_operator::validation::validate(test)
+            .map_err(ctx("validating a baseline test"))?;
+        let c = builders::build(&valid, &config).map_err(ctx("building children"))?;
         services.push(c.service);
         jobs.push((c.master_job, c.worker_job));
     }
