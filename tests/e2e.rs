@@ -32,3 +32,6 @@ mod lifecycle;
 
 #[path = "e2e/workers.rs"]
 mod workers;
+
+#[path = "e2e/security.rs"]
+mod security;
