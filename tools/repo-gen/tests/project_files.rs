@@ -67,6 +67,7 @@ fn security_and_contributing_name_what_they_must() {
         "leader_election_role.yaml",
         "webhook_role.yaml",
         "webhook_cluster_role.yaml",
+        "web_auth_role.yaml",
     ] {
         for line in read(&format!("config/rbac/{file}")).lines() {
             if let Some(resources) = line.trim().strip_prefix("resources: [") {
