@@ -56,10 +56,14 @@ impl Observed {
     /// The result to judge and keep: the settled one, else (once the master Job has
     /// finished, so nothing more will come) the last `stopped` totals.
     pub(crate) fn result(&self) -> Option<&TestResult> {
+        // The master has finished: its Job says so, or its Locust container ended in a pod
+        // a sidecar holds open.
         let finished = self
             .master_job
             .as_ref()
-            .is_some_and(|j| phase::job_outcome(j).is_some());
+            .is_some_and(|j| phase::job_outcome(j).is_some())
+            || phase::held_open_outcome(&self.master_pods, crate::builders::MASTER_CONTAINER)
+                .is_some();
         self.final_result
             .as_ref()
             .or(self.stopped_result.as_ref().filter(|_| finished))

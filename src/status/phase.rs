@@ -112,8 +112,8 @@ pub(crate) fn held_open_outcome(pods: &[Pod], container: &str) -> Option<JobOutc
     })
 }
 
-/// The terminated state of `container` in `pod` when the pod is still Running (held
-/// open by another container), else `None`.
+/// The terminated state of `container` in `pod` when the pod is still Running because
+/// another of its containers still runs (a sidecar holds it open), else `None`.
 pub fn held_open<'a>(
     pod: &'a Pod,
     container: &str,
@@ -122,9 +122,17 @@ pub fn held_open<'a>(
     if status.phase.as_deref() != Some("Running") || pod.metadata.deletion_timestamp.is_some() {
         return None;
     }
-    status
-        .container_statuses
-        .as_deref()?
+    let containers = status.container_statuses.as_deref()?;
+    // Another container still running is what holds the pod open. Without one, this is
+    // only the moment between the container's exit and the kubelet's pod phase update
+    // (seen on a real node): the Job decides then, once the pod has ended.
+    let held = containers.iter().any(|cs| {
+        cs.name != container && cs.state.as_ref().is_some_and(|s| s.running.is_some())
+    });
+    if !held {
+        return None;
+    }
+    containers
         .iter()
         .find(|cs| cs.name == container)?
         .state
