@@ -33,7 +33,15 @@ k get nodes
 step "Installing the LocustTest CRD (generated from the Rust types)"
 "$bin" crd > "$dir/crd.yaml"
 k apply --server-side -f "$dir/crd.yaml"
-k wait --for=condition=Established crd/locusttests.locust.io --timeout=60s
+# kubectl wait fails at once (instead of waiting) while a brand-new CRD has no status yet.
+echo "\$ kubectl wait --for=condition=Established crd/locusttests.locust.io"
+for _ in $(seq 120); do
+  established=$(target/k8s-bin/kubectl get crd locusttests.locust.io \
+    -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null || true)
+  [ "$established" = True ] && break
+  sleep 0.5
+done
+[ "$established" = True ] || { echo "the CRD was not Established within 60 s" >&2; exit 1; }
 # Discovery needs a moment to list the new resource.
 for _ in $(seq 20); do target/k8s-bin/kubectl explain locusttest >/dev/null 2>&1 && break; sleep 0.5; done
 k explain locusttest.spec.master.autoquit
