@@ -126,9 +126,9 @@ pub fn held_open<'a>(
     // Another container still running is what holds the pod open. Without one, this is
     // only the moment between the container's exit and the kubelet's pod phase update
     // (seen on a real node): the Job decides then, once the pod has ended.
-    let held = containers.iter().any(|cs| {
-        cs.name != container && cs.state.as_ref().is_some_and(|s| s.running.is_some())
-    });
+    let held = containers
+        .iter()
+        .any(|cs| cs.name != container && cs.state.as_ref().is_some_and(|s| s.running.is_some()));
     if !held {
         return None;
     }

@@ -998,7 +998,9 @@ fn pods_the_api_server_refuses_are_unhealthy_and_fail_the_test_after_the_grace_p
 fn a_container_that_just_exited_in_a_pod_still_marked_running_is_not_held_open() {
     // The kubelet reports the container's exit a moment before the pod's phase: without
     // another running container nothing holds the pod, and the Job decides.
-    let mut just_exited = pod("demo-master-x").held_open("locust-master", 1, 90).build();
+    let mut just_exited = pod("demo-master-x")
+        .held_open("locust-master", 1, 90)
+        .build();
     if let Some(statuses) = just_exited
         .status
         .as_mut()
