@@ -12,9 +12,9 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Operator, OperatorOptions, annotations, children, condition, create, event_count,
-    event_summary, events_for, eventually, get, locust_test, master_annotations, wait_children,
-    wait_event, wait_phase, wait_status, worker_annotations,
+    Operator, annotations, children, condition, create, event_count, event_summary, events_for,
+    eventually, get, locust_test, master_annotations, wait_children, wait_event, wait_phase,
+    wait_status, worker_annotations,
 };
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -29,11 +29,7 @@ const PHASE: Duration = Duration::from_secs(90);
 
 /// An admin client, a fresh namespace and an operator watching it.
 async fn setup(prefix: &str) -> (Client, String, Operator) {
-    let client = common::admin().await;
-    let ns = common::namespace(prefix).await;
-    let kubeconfig = common::operator_kubeconfig().await;
-    let operator = Operator::start(prefix, OperatorOptions::new(&kubeconfig, &ns));
-    (client, ns, operator)
+    common::operator_in_namespace(prefix).await
 }
 
 /// A test whose pods run `seconds` before succeeding.

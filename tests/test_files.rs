@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{
-    Operator, OperatorOptions, children, condition, create, eventually, locust_test,
-    master_annotations, wait_phase, wait_status, worker_annotations,
+    Operator, children, condition, create, eventually, locust_test, master_annotations, wait_phase,
+    wait_status, worker_annotations,
 };
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, Pod, PodSpec, Secret,
@@ -36,11 +36,7 @@ const PHASE: Duration = Duration::from_secs(90);
 
 /// An admin client, a fresh namespace and an operator watching it.
 async fn setup(prefix: &str) -> (Client, String, Operator) {
-    let client = common::admin().await;
-    let ns = common::namespace(prefix).await;
-    let kubeconfig = common::operator_kubeconfig().await;
-    let operator = Operator::start(prefix, OperatorOptions::new(&kubeconfig, &ns));
-    (client, ns, operator)
+    common::operator_in_namespace(prefix).await
 }
 
 /// `locust_test(name, 1)` with `files` as its test files.

@@ -223,6 +223,16 @@ pub async fn install_rbac(client: &Client) {
         .expect("the ClusterRoleBinding applies");
 }
 
+/// An admin client, a fresh namespace (see [`namespace`]) and an operator watching it
+/// with the default options.
+pub async fn operator_in_namespace(prefix: &str) -> (Client, String, Operator) {
+    let client = admin().await;
+    let ns = namespace(prefix).await;
+    let kubeconfig = operator_kubeconfig().await;
+    let operator = Operator::start(prefix, OperatorOptions::new(&kubeconfig, &ns));
+    (client, ns, operator)
+}
+
 /// A new namespace for one test, holding the [`LOCUSTFILE`] ConfigMap.
 pub async fn namespace(prefix: &str) -> String {
     let cluster = cluster().await;
