@@ -47,14 +47,17 @@ impl Run<'_> {
             .snapshot(&self.ns, &self.name, &self.uid)
             .unwrap_or_default();
         let report = snapshot.report.clone();
-        let refused = if self.phase.is_terminal() {
-            Vec::new()
-        } else {
+        // A finished test's children are not observed, so this asks nothing then.
+        let refused =
             crate::controller::refused::refused_pods(&ctx.client, &self.ns, &existing, &self.now)
-                .await
-        };
-        let mut observed = self.observed(existing.clone(), generation, &started.test, snapshot);
-        observed.refused_pods = refused;
+                .await;
+        let observed = self.observed(
+            existing.clone(),
+            generation,
+            &started.test,
+            snapshot,
+            refused,
+        );
         let mut new = status::derive(
             &self.previous,
             &observed,
@@ -100,14 +103,15 @@ impl Run<'_> {
         }
     }
 
-    /// What the status is derived from: the children, and what the test's Locust poller
-    /// last learned (a default snapshot when no poller runs).
+    /// What the status is derived from: the children, what the test's Locust poller last
+    /// learned (a default snapshot when no poller runs) and the Jobs whose pods are refused.
     fn observed(
         &self,
         existing: Existing,
         generation: i64,
         started: &LocustTest,
         snapshot: Snapshot,
+        refused_pods: Vec<crate::status::RefusedPods>,
     ) -> Observed {
         let spec = &started.spec;
         Observed {
@@ -125,7 +129,7 @@ impl Run<'_> {
             master_last_seen: snapshot.last_seen,
             run_started: snapshot.run_started,
             thresholds: spec.thresholds.clone(),
-            refused_pods: Vec::new(),
+            refused_pods,
             expect_workers_max_wait: builders::expect_workers_max_wait(
                 spec,
                 self.ctx.config.expect_workers_max_wait,
