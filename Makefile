@@ -50,7 +50,7 @@ cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector 
 
 test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
-	$(CARGO) test --test cli
+	$(CARGO) test --test integration cli::
 	$(CARGO) test -p olm-bundle --test bundle
 	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs
 
@@ -154,7 +154,7 @@ check-static: ## Build the static binary, fail unless it is static and < 15 MiB,
 	bin="$$(nice -n 10 scripts/image/build-static.sh)" && scripts/image/check-static.sh "$$bin"
 
 check-static-cluster: cluster-bins ## The webhook tests (API server -> HTTPS webhooks, rustls/ring) run with the static binary
-	bin="$$(nice -n 10 scripts/image/build-static.sh)" && LOCUST_OPERATOR_BIN="$$bin" $(CARGO) test --test webhooks
+	bin="$$(nice -n 10 scripts/image/build-static.sh)" && LOCUST_OPERATOR_BIN="$$bin" $(CARGO) test --test integration webhooks::
 
 check-arm64: ## Cross-build the arm64 binary and run its --version and crd under qemu-user
 	nice -n 10 scripts/image/check-arm64.sh

@@ -7,6 +7,7 @@
 //! namespace tests last, takes the node down and checks the host is as it was.
 //! See docs/e2e.md.
 
+#[path = "integration/common/mod.rs"]
 mod common;
 
 #[path = "e2e/harness.rs"]

@@ -3,7 +3,7 @@
 -- (docs/argocd/argocd-cm.yaml). A test is Progressing while it is Pending or Running,
 -- Healthy once it Succeeded, Degraded once it Failed or while it cannot start until
 -- someone acts (the operator's Stalled condition). The message is the verdict: the
--- Ready condition's reason and message. tests/gitops_health.rs runs this file on tests
+-- Ready condition's reason and message. tests/integration/gitops_health.rs runs this file on tests
 -- read from a real API server.
 local hs = {}
 

@@ -369,7 +369,7 @@ mod tests {
 
         // service.name in the resource attributes names the service too: Locust sets
         // `service.name` from OTEL_SERVICE_NAME (default `locust`) over the attributes, so
-        // the name goes into OTEL_SERVICE_NAME as well (tests/locust_otel.rs shows it).
+        // the name goes into OTEL_SERVICE_NAME as well (tests/integration/locust_otel.rs shows it).
         let t = with_otel(&[(OTEL_RESOURCE_ATTRIBUTES, "service.name=locust-test")]);
         let vars = with_ctx(&t, |c| env(c, Role::Worker)).expect("valid");
         assert_eq!(value(&vars, OTEL_SERVICE_NAME), Some("locust-test"));

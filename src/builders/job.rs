@@ -19,7 +19,7 @@
 //! (`getPodsWithDelayedDeletionPerIndex` and `canRemoveFinalizer` in
 //! `pkg/controller/job`); the replacement can never be created in a terminating
 //! namespace, so the pod, the Job and the namespace stay. Without per-index limits the
-//! finalizer of a deleted pod is removed at once. `tests/namespace_delete.rs` proves both.
+//! finalizer of a deleted pod is removed at once. `tests/integration/namespace_delete.rs` proves both.
 //!
 //! Both: `restartPolicy: Never` on the pods, `ttlSecondsAfterFinished` from the operator
 //! configuration when set.

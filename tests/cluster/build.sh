@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries our tests and `make demo` run, the OpenTelemetry
-# Collector of tests/locust_otel.rs and the kstatus reader of tests/gitops_health.rs, from
+# Collector of tests/integration/locust_otel.rs and the kstatus reader of tests/integration/gitops_health.rs, from
 # their Go modules, into a cache folder keyed by version, skipping whatever is already
 # built, and links them into target/k8s-bin/.
 # Versions are pinned here and in the go.mod files beside this script.

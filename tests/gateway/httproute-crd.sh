@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the path of the Gateway API's standard HTTPRoute CRD (for tests/web_ui.rs), taken
+# Prints the path of the Gateway API's standard HTTPRoute CRD (for tests/integration/web_ui.rs), taken
 # from the Go module sigs.k8s.io/gateway-api through the Go module proxy (never GitHub)
 # and cached by version. Everything else goes to stderr.
 set -euo pipefail

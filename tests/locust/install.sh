@@ -6,7 +6,7 @@
 # network access to PyPI on the first run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-# Keep in step with requirements.txt (the pin) and LOCUST_VERSION in tests/locust_real.rs.
+# Keep in step with requirements.txt (the pin) and LOCUST_VERSION in tests/integration/locust_real.rs.
 LOCUST_VERSION=2.43.1
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/locust-k8s-operator/venv-locust-${LOCUST_VERSION}"
 bin="$venv/bin/locust"

@@ -1,4 +1,4 @@
-# Locustfile of tests/locust_real.rs: one in ten requests fails (HTTP 500), so the run has
+# Locustfile of tests/integration/locust_real.rs: one in ten requests fails (HTTP 500), so the run has
 # failures to count. TARGET_HOST and CUSTOM_VAR come from the LocustTest's env.variables,
 # through the environment the builders produce.
 import os

@@ -1,7 +1,7 @@
 //! The reconcile against a scripted API server (tower-test), for the answers a real one
 //! rarely gives: 409 on a create, 403/422 refusals, 429/500, a deleted child, an edited
 //! spec, leadership lost. The common paths are proven against a real control plane in
-//! `tests/controller.rs`.
+//! `tests/integration/controller.rs`.
 //!
 //! The fake answers like an API server where nothing exists: GETs are 404, lists empty,
 //! creates and patches echo their object; a test's [`Script`] overrides single answers.

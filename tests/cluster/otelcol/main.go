@@ -1,5 +1,5 @@
 // Command otelcol is an OpenTelemetry Collector with only what our tests and the chart use:
-//   - tests/locust_otel.rs: the OTLP receiver (gRPC and HTTP) and the file exporter, which
+//   - tests/integration/locust_otel.rs: the OTLP receiver (gRPC and HTTP) and the file exporter, which
 //     writes every batch it receives as one line of OTLP JSON;
 //   - the chart's collector (templates/otel-collector.yaml, run in the end-to-end tests as
 //     the image of otel/opentelemetry-collector-contrib that tests/e2e/images.sh builds):

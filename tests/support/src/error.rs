@@ -103,6 +103,10 @@ pub enum Error {
     #[error("the shared test cluster failed to start: {0}")]
     Shared(String),
 
+    /// Preparing a cluster for the operator (CRD, RBAC, namespaces) failed.
+    #[error("preparing the cluster for the operator: {0}")]
+    Prepare(String),
+
     /// A `test-cluster up`/`down` step failed.
     #[error("{0}")]
     Daemon(String),
