@@ -394,8 +394,13 @@ k8s.clusterRole.enabled: "watchNamespaces (true: [], every namespace; false: [th
 {{- with get $annotations "meta.helm.sh/release-name" }}
 {{- $details = append $details (printf "installed by Helm release %s in namespace %s" . (get $annotations "meta.helm.sh/release-namespace")) }}
 {{- end }}
-{{- with $existing.metadata.managedFields }}
-{{- $details = append $details (printf "last written by %s" (last .).manager) }}
+{{- /* The spec's writer: the API server's own status entries (Established) say nothing. */}}
+{{- $writer := "" }}
+{{- range default list $existing.metadata.managedFields }}
+{{- if not .subresource }}{{ $writer = .manager }}{{ end }}
+{{- end }}
+{{- with $writer }}
+{{- $details = append $details (printf "last written by %s" .) }}
 {{- end }}
 {{- $why := "" }}
 {{- if $details }}{{ $why = printf " (%s)" (join ", " $details) }}{{ end }}
