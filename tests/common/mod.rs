@@ -649,6 +649,21 @@ pub fn status_managers(test: &LocustTest) -> Vec<String> {
         .collect()
 }
 
+/// Waits (up to a minute) until the operator whose probes listen on `health` is ready.
+pub async fn wait_ready(health: SocketAddr) {
+    eventually(
+        "the operator to be ready",
+        Duration::from_secs(60),
+        || async {
+            match http_get(health, "/readyz").await? {
+                (200, _) => Ok(()),
+                (code, body) => Err(format!("{code} {body}")),
+            }
+        },
+    )
+    .await;
+}
+
 /// A plain HTTP GET on loopback: (status code, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
     let mut stream = tokio::net::TcpStream::connect(addr)
