@@ -62,6 +62,31 @@ pub fn fingerprint(cert_file: &Path, key_file: &Path) -> Option<(Vec<u8>, Vec<u8
     ))
 }
 
+/// Watches mounted files (cert-manager): every `interval`, compares them with `seen` (their
+/// [`fingerprint`] when they were loaded) and calls `on_change` when they differ. `what`
+/// names the certificate in the logs.
+pub fn watch(
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    mut seen: (Vec<u8>, Vec<u8>),
+    interval: std::time::Duration,
+    what: &'static str,
+    on_change: impl Fn() + Send + Sync + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Some(now) = fingerprint(&cert_file, &key_file)
+                && now != seen
+            {
+                seen = now;
+                tracing::info!(cert_file = %cert_file.display(), "the mounted {what} certificate changed");
+                on_change();
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

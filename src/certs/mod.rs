@@ -33,6 +33,7 @@ pub mod config;
 pub mod files;
 pub mod generate;
 pub mod k8s;
+pub mod metrics;
 
 pub use config::{CertsConfig, WebhookArgs, WebhookMode};
 use generate::{Material, Plan, Subject};
@@ -71,6 +72,18 @@ pub enum CertsError {
          (is the cert-manager Secret mounted at WEBHOOK_CERT_DIR?)"
     )]
     MissingFiles {
+        /// The certificate file.
+        cert_file: PathBuf,
+        /// The key file.
+        key_file: PathBuf,
+    },
+    /// `METRICS_CERT_DIR` is set, and its files are missing.
+    #[error(
+        "METRICS_CERT_DIR is set but {cert_file} or {key_file} is missing or unreadable \
+         (is the certificate Secret mounted there? unset METRICS_CERT_DIR for a self-signed \
+         certificate)"
+    )]
+    MissingMetricsFiles {
         /// The certificate file.
         cert_file: PathBuf,
         /// The key file.
@@ -132,7 +145,7 @@ impl Reloader {
 
 fn reload(store: &CertStore) {
     if let Err(e) = store.reload() {
-        warn!(error = %e, "reloading the webhook certificate failed; serving the previous one");
+        warn!(error = %e, "reloading a certificate failed; serving the previous one");
     }
 }
 
@@ -156,26 +169,21 @@ pub async fn start(
             return Ok(None);
         }
         WebhookMode::Files => {
-            let Some(mut seen) = files::fingerprint(&cert_file, &key_file) else {
+            let Some(seen) = files::fingerprint(&cert_file, &key_file) else {
                 return Err(CertsError::MissingFiles {
                     cert_file,
                     key_file,
                 });
             };
             info!(cert_file = %cert_file.display(), "serving the mounted webhook certificate; watching for changes");
-            let (c, k, interval) = (cert_file.clone(), key_file.clone(), config.check_interval);
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(interval).await;
-                    if let Some(now) = files::fingerprint(&c, &k)
-                        && now != seen
-                    {
-                        seen = now;
-                        info!(cert_file = %c.display(), "the mounted webhook certificate changed");
-                        on_change();
-                    }
-                }
-            })
+            files::watch(
+                cert_file.clone(),
+                key_file.clone(),
+                seen,
+                config.check_interval,
+                "webhook",
+                on_change,
+            )
         }
         WebhookMode::SelfSigned => {
             let manager = Manager {

@@ -1,7 +1,8 @@
 //! `locust-k8s-operator run`: the operator, in a pod or from a terminal with `$KUBECONFIG`.
 //!
 //! Wiring only: configuration (parsed and validated before, see [`super::RunArgs`]) →
-//! client → metrics and probes (plain HTTP) → webhook certificates and the HTTPS server
+//! client → metrics and probes (plain HTTP; with `METRICS_SECURE`, `/metrics` on its own
+//! HTTPS port behind token review) → webhook certificates and the HTTPS server
 //! (every replica serves it) → the look for a running Go operator → leader election → the
 //! controller while leading and no Go operator runs.
 
@@ -14,12 +15,12 @@ use tracing::{error, info};
 
 use super::{CliError, RunConfig};
 use crate::certs::{self, CertsConfig, Reloader, WebhookMode};
-use crate::config::ControllerConfig;
+use crate::config::{ControllerConfig, SecureMetrics};
 use crate::controller::{self, Context};
 use crate::go_operator::check as go_check;
 use crate::leader;
 use crate::metrics::{Metrics, Readiness};
-use crate::server::{self, ServerConfig, ServerState};
+use crate::server::{self, MetricsAuth, ServerConfig, ServerState};
 
 type Stop = Shared<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>;
 
@@ -41,7 +42,11 @@ pub async fn run(run_config: RunConfig) -> Result<(), CliError> {
 
     let metrics = Arc::new(Metrics::new().map_err(|e| CliError::Internal(e.to_string()))?);
     let readiness = Readiness::new();
-    let state = ServerState::new(metrics.clone(), readiness.clone());
+    let mut state = ServerState::new(metrics.clone(), readiness.clone());
+    if let Some(secure) = &settings.secure_metrics {
+        state = state.without_plain_metrics();
+        start_secure_metrics(&client, secure, state.clone(), stop.clone()).await?;
+    }
     let probes = server::serve_probes(settings.health_addr, state.clone(), stop.clone());
     let probes = tokio::spawn(probes);
 
@@ -129,6 +134,39 @@ fn spawn_standby_readiness(
             }
         }
     });
+}
+
+/// `METRICS_SECURE`: the certificate and the HTTPS `/metrics`, whose scrapers' tokens are
+/// reviewed by the API server.
+async fn start_secure_metrics(
+    client: &Client,
+    secure: &SecureMetrics,
+    state: ServerState,
+    stop: Stop,
+) -> Result<(), CliError> {
+    let failed = |e: &dyn std::fmt::Display| CliError::Input(format!("secure metrics: {e}"));
+    let reloader = Reloader::new();
+    let certs = certs::metrics::start(secure.cert_dir.as_deref(), reloader.callback())
+        .map_err(|e| failed(&e))?;
+    let bound = server::bind_secure_metrics(
+        ServerConfig {
+            addr: secure.addr,
+            cert_file: certs.cert_file.clone(),
+            key_file: certs.key_file.clone(),
+        },
+        state,
+        MetricsAuth::new(client.clone()),
+    )
+    .await
+    .map_err(|e| failed(&e))?;
+    reloader.attach(bound.certificates());
+    tokio::spawn(async move {
+        if let Err(e) = bound.run(stop).await {
+            error!(error = %e, "the metrics server failed");
+        }
+        drop(certs);
+    });
+    Ok(())
 }
 
 /// Certificates and the HTTPS webhook server; with webhooks disabled nothing is built and

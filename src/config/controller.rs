@@ -1,13 +1,15 @@
 //! Settings of the running controller (`locust-k8s-operator run`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::ArgAction;
 use clap::builder::EnumValueParser;
 
 use super::parse::{
-    Optional, dns1123_label, dns1123_subdomain, log_filter, master_url_template, number,
-    or_default, or_none, seconds, socket_addr,
+    Optional, boolean, dns1123_label, dns1123_subdomain, log_filter, master_url_template, number,
+    or_default, or_none, path, seconds, socket_addr,
 };
 use super::pod::PodArgs;
 use super::{ConfigError, parse_vars};
@@ -165,6 +167,42 @@ pub struct ControllerArgs {
         help_heading = HEALTH,
     )]
     pub health_addr: SocketAddr,
+    /// Serve /metrics over HTTPS on METRICS_SECURE_ADDR only, to bearer tokens the API
+    /// server authenticates (TokenReview) and allows to get the non-resource URL /metrics
+    /// (SubjectAccessReview); true or false. Off: /metrics is plain HTTP on HEALTH_ADDR.
+    #[arg(
+        long,
+        env = "METRICS_SECURE",
+        value_name = "BOOL",
+        default_value = "false",
+        action = ArgAction::Set,
+        value_parser = or_default(boolean),
+        help_heading = HEALTH,
+    )]
+    pub metrics_secure: bool,
+    /// Address and port of the HTTPS /metrics when METRICS_SECURE is true; 0.0.0.0:8444 in
+    /// a pod.
+    #[arg(
+        long,
+        env = "METRICS_SECURE_ADDR",
+        value_name = "ADDRESS:PORT",
+        default_value = "127.0.0.1:8444",
+        value_parser = or_default(socket_addr),
+        help_heading = HEALTH,
+    )]
+    pub metrics_secure_addr: SocketAddr,
+    /// Folder with tls.crt and tls.key for the HTTPS /metrics (cert-manager), reloaded
+    /// when they change. Unset or empty: a self-signed certificate made at start-up.
+    #[arg(
+        long,
+        env = "METRICS_CERT_DIR",
+        value_name = "DIR",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = or_none(path),
+        help_heading = HEALTH,
+    )]
+    pub metrics_cert_dir: Optional<PathBuf>,
 
     /// Log format. Unset or empty: json, or text when standard error is a terminal.
     #[arg(
@@ -219,8 +257,12 @@ pub struct ControllerConfig {
     /// `KUBE_API_BURST`: requests allowed at once above that average (default twice the
     /// limit).
     pub kube_api_burst: u64,
-    /// Where `/healthz`, `/readyz` and `/metrics` are served over plain HTTP.
+    /// Where `/healthz`, `/readyz` and (unless [`Self::secure_metrics`]) `/metrics` are
+    /// served over plain HTTP.
     pub health_addr: SocketAddr,
+    /// `METRICS_SECURE`: `/metrics` over HTTPS with authentication and authorization, or
+    /// `None`: plain HTTP on [`Self::health_addr`] (the default).
+    pub secure_metrics: Option<SecureMetrics>,
     /// `MASTER_URL_TEMPLATE`: the Locust master's base URL, `http://host:port` with the
     /// placeholders `{service}` and `{namespace}` (validated at start-up).
     pub master_url_template: String,
@@ -229,6 +271,16 @@ pub struct ControllerConfig {
     /// `GO_OPERATOR_CHECK_SECONDS`: how often to look for a running Go operator (its held
     /// Lease, see [`crate::go_operator::check`]); `None` (`0`): never.
     pub go_operator_check_interval: Option<Duration>,
+}
+
+/// Where and with which certificate the HTTPS `/metrics` is served (`METRICS_SECURE=true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecureMetrics {
+    /// `METRICS_SECURE_ADDR`: the HTTPS port of `/metrics`.
+    pub addr: SocketAddr,
+    /// `METRICS_CERT_DIR`: `tls.crt` and `tls.key` to serve, or `None`: a self-signed
+    /// certificate made at start-up.
+    pub cert_dir: Option<PathBuf>,
 }
 
 impl ControllerConfig {
@@ -273,6 +325,10 @@ impl ControllerConfig {
             kube_api_qps,
             kube_api_burst,
             health_addr: args.health_addr,
+            secure_metrics: args.metrics_secure.then_some(SecureMetrics {
+                addr: args.metrics_secure_addr,
+                cert_dir: args.metrics_cert_dir.0,
+            }),
             master_url_template: args.master_url_template,
             locust_poll_interval: args.locust_poll_seconds,
             go_operator_check_interval: (!go_check.is_zero()).then_some(go_check),
@@ -327,6 +383,7 @@ mod tests {
         assert_eq!(c.log_filter, "info");
         assert_eq!(c.kube_api_qps, None);
         assert_eq!(c.health_addr.to_string(), "127.0.0.1:8081");
+        assert_eq!(c.secure_metrics, None);
         assert_eq!(
             c.master_url_template,
             crate::locust::DEFAULT_MASTER_URL_TEMPLATE
@@ -347,6 +404,34 @@ mod tests {
             let e = ControllerConfig::from_vars(vars(&[("GO_OPERATOR_CHECK_SECONDS", bad)]))
                 .expect_err(bad);
             assert!(e.to_string().contains("GO_OPERATOR_CHECK_SECONDS"), "{e}");
+        }
+    }
+
+    #[test]
+    fn secure_metrics_is_opt_in() {
+        let c = ControllerConfig::from_vars(vars(&[("METRICS_SECURE_ADDR", "0.0.0.0:9443")]))
+            .expect("valid");
+        assert_eq!(c.secure_metrics, None, "the address alone turns nothing on");
+        let c = ControllerConfig::from_vars(vars(&[("METRICS_SECURE", "true")])).expect("valid");
+        assert_eq!(
+            c.secure_metrics,
+            Some(SecureMetrics {
+                addr: ([127, 0, 0, 1], 8444).into(),
+                cert_dir: None,
+            })
+        );
+        let c = ControllerConfig::from_vars(vars(&[
+            ("METRICS_SECURE", "yes"),
+            ("METRICS_SECURE_ADDR", "0.0.0.0:8444"),
+            ("METRICS_CERT_DIR", "/certs"),
+        ]))
+        .expect("valid");
+        let secure = c.secure_metrics.expect("on");
+        assert_eq!(secure.addr.to_string(), "0.0.0.0:8444");
+        assert_eq!(secure.cert_dir, Some(PathBuf::from("/certs")));
+        for (var, bad) in [("METRICS_SECURE", "maybe"), ("METRICS_SECURE_ADDR", "8444")] {
+            let e = ControllerConfig::from_vars(vars(&[(var, bad)])).expect_err(bad);
+            assert!(e.to_string().contains(var), "{e}");
         }
     }
 

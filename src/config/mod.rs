@@ -27,7 +27,7 @@ pub mod parse;
 mod pod;
 mod pods;
 
-pub use controller::{ControllerArgs, ControllerConfig, LogFormat};
+pub use controller::{ControllerArgs, ControllerConfig, LogFormat, SecureMetrics};
 pub use parse::is_quantity;
 pub use pod::PodArgs;
 pub use pods::{DEFAULT_EXPECT_WORKERS_MAX_WAIT, OperatorArgs, OperatorConfig, ResourceDefaults};

@@ -5,7 +5,9 @@
 //!   through [`crate::conversion::convert_object`] (see [`convert`]).
 //! - `POST /validate`: `AdmissionReview` (admission.k8s.io/v1) for LocustTests, through
 //!   [`crate::validation::validate`] (see [`admission`]).
-//! - `GET /metrics`: Prometheus text ([`crate::metrics::Metrics`]).
+//! - `GET /metrics`: Prometheus text ([`crate::metrics::Metrics`]); with `METRICS_SECURE`
+//!   only on its own HTTPS port, to bearer tokens allowed by the API server
+//!   ([`metrics_auth`], [`bind_secure_metrics`]).
 //! - `GET /healthz`: `200 ok`; `GET /readyz`: `200 ok` once
 //!   [`crate::metrics::Readiness::is_ready`], else 503.
 //!
@@ -53,6 +55,7 @@ mod conn;
 pub mod convert;
 mod deprecation;
 mod error;
+pub mod metrics_auth;
 mod reply;
 mod router;
 pub mod tls;
@@ -63,7 +66,8 @@ pub use webhook::BadReview;
 mod tests;
 
 pub use error::ServerError;
-pub use router::{ServerState, probes_router, router};
+pub use metrics_auth::MetricsAuth;
+pub use router::{ServerState, probes_router, router, secure_metrics_router};
 pub use tls::{CertStore, TlsError};
 pub use webhook::MAX_BODY_BYTES;
 
@@ -85,7 +89,10 @@ pub struct BoundServer {
     certificates: Arc<CertStore>,
     acceptor: TlsAcceptor,
     router: Router,
-    readiness: crate::metrics::Readiness,
+    /// What is served, for the logs.
+    what: &'static str,
+    /// The webhook server marks itself serving here; `None` for the metrics server.
+    readiness: Option<crate::metrics::Readiness>,
 }
 
 impl std::fmt::Debug for BoundServer {
@@ -109,14 +116,16 @@ impl BoundServer {
     }
 
     /// Serves until `shutdown` completes, then lets open connections finish (for a few
-    /// seconds at most) and returns. Marks the webhook as serving in the state's
-    /// [`crate::metrics::Readiness`] as it starts accepting.
+    /// seconds at most) and returns. The webhook server ([`bind`]) marks the webhook as
+    /// serving in the state's [`crate::metrics::Readiness`] as it starts accepting.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        tracing::info!(addr = %self.local_addr, "HTTPS server listening");
-        self.readiness.set_webhook_serving();
+        tracing::info!(addr = %self.local_addr, serves = self.what, "HTTPS server listening");
+        if let Some(readiness) = &self.readiness {
+            readiness.set_webhook_serving();
+        }
         conn::accept_loop(self.listener, Some(self.acceptor), self.router, shutdown).await;
         Ok(())
     }
@@ -128,6 +137,26 @@ impl BoundServer {
 /// Fails with the file and the reason when the certificate or key cannot be loaded, and
 /// with the address when it cannot be bound (in use, no permission).
 pub async fn bind(config: ServerConfig, state: ServerState) -> Result<BoundServer, ServerError> {
+    let readiness = Some(state.readiness.clone());
+    bind_router(config, router(state), "webhooks", readiness).await
+}
+
+/// Like [`bind`], for the HTTPS `/metrics` of `METRICS_SECURE` ([`secure_metrics_router`]):
+/// only `GET /metrics`, to bearer tokens `auth` finds allowed.
+pub async fn bind_secure_metrics(
+    config: ServerConfig,
+    state: ServerState,
+    auth: MetricsAuth,
+) -> Result<BoundServer, ServerError> {
+    bind_router(config, secure_metrics_router(state, auth), "metrics", None).await
+}
+
+async fn bind_router(
+    config: ServerConfig,
+    router: Router,
+    what: &'static str,
+    readiness: Option<crate::metrics::Readiness>,
+) -> Result<BoundServer, ServerError> {
     tls::install_default_crypto_provider();
     let certificates = Arc::new(CertStore::load(&config.cert_file, &config.key_file)?);
     let tls_config = certificates.server_config()?;
@@ -143,13 +172,15 @@ pub async fn bind(config: ServerConfig, state: ServerState) -> Result<BoundServe
         local_addr,
         certificates,
         acceptor: TlsAcceptor::from(Arc::new(tls_config)),
-        readiness: state.readiness.clone(),
-        router: router(state),
+        router,
+        what,
+        readiness,
     })
 }
 
-/// Serves `/healthz`, `/readyz` and `/metrics` over plain HTTP on `addr` (the probes and
-/// scrape port, which needs no certificate) until `shutdown` completes.
+/// Serves `/healthz`, `/readyz` and (unless [`ServerState::without_plain_metrics`])
+/// `/metrics` over plain HTTP on `addr` (the probes and scrape port, which needs no
+/// certificate) until `shutdown` completes.
 pub async fn serve_probes(
     addr: SocketAddr,
     state: ServerState,
@@ -159,7 +190,7 @@ pub async fn serve_probes(
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
     let local_addr = listener.local_addr().map_err(ServerError::LocalAddr)?;
-    tracing::info!(addr = %local_addr, "probes and metrics listening (HTTP)");
+    tracing::info!(addr = %local_addr, metrics = state.plain_metrics, "probes listening (HTTP)");
     conn::accept_loop(listener, None, probes_router(state), shutdown).await;
     Ok(())
 }

@@ -10,6 +10,7 @@ use axum::routing::get;
 
 use super::admission::Admission;
 use super::convert::Conversion;
+use super::metrics_auth::{self, MetricsAuth};
 use super::webhook;
 use crate::metrics::{Metrics, Readiness};
 
@@ -21,12 +22,28 @@ pub struct ServerState {
     pub metrics: Arc<Metrics>,
     /// The readiness flags, shared with the controller.
     pub readiness: Readiness,
+    /// Whether [`router`] and [`probes_router`] serve `GET /metrics` (plain, no
+    /// authentication); off when only [`secure_metrics_router`] serves it.
+    pub plain_metrics: bool,
 }
 
 impl ServerState {
-    /// State from the shared metrics and readiness flags.
+    /// State from the shared metrics and readiness flags, `/metrics` served plainly.
     pub fn new(metrics: Arc<Metrics>, readiness: Readiness) -> Self {
-        Self { metrics, readiness }
+        Self {
+            metrics,
+            readiness,
+            plain_metrics: true,
+        }
+    }
+
+    /// The same state, with `/metrics` left out of [`router`] and [`probes_router`]
+    /// (`METRICS_SECURE`: only [`secure_metrics_router`] serves it).
+    pub fn without_plain_metrics(self) -> Self {
+        Self {
+            plain_metrics: false,
+            ..self
+        }
     }
 }
 
@@ -46,7 +63,8 @@ impl FromRef<ServerState> for Readiness {
 ///
 /// - `POST /convert`: the CRD conversion webhook ([`super::convert`]);
 /// - `POST /validate`: the validating admission webhook ([`super::admission`]);
-/// - `GET /metrics`: Prometheus text ([`crate::metrics`]);
+/// - `GET /metrics`: Prometheus text ([`crate::metrics`]), unless
+///   [`ServerState::without_plain_metrics`];
 /// - `GET /healthz`: `200 ok` while the process serves HTTP;
 /// - `GET /readyz`: `200 ok` once [`Readiness::is_ready`], else 503 saying what is missing.
 ///
@@ -55,22 +73,39 @@ impl FromRef<ServerState> for Readiness {
 /// `locust_operator_webhook_requests_total` and `locust_operator_webhook_duration_seconds`.
 /// Usable without TLS, which is how the tests drive it (`tower::ServiceExt::oneshot`).
 pub fn router(state: ServerState) -> Router {
-    Router::new()
+    probes(&state)
         .route("/convert", webhook::route::<Conversion>())
         .route("/validate", webhook::route::<Admission>())
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(ok))
-        .route("/readyz", get(ready))
         .with_state(state)
 }
 
-/// Only `GET /metrics`, `GET /healthz` and `GET /readyz`, for a plain-HTTP port when the
-/// chart prefers one for probes and scraping (the webhooks stay on HTTPS, [`router`]).
+/// Only `GET /healthz`, `GET /readyz` and (unless [`ServerState::without_plain_metrics`])
+/// `GET /metrics`, for the plain-HTTP port of the probes and scraping (the webhooks stay on
+/// HTTPS, [`router`]).
 pub fn probes_router(state: ServerState) -> Router {
+    probes(&state).with_state(state)
+}
+
+fn probes(state: &ServerState) -> Router<ServerState> {
+    let routes = Router::new()
+        .route("/healthz", get(ok))
+        .route("/readyz", get(ready));
+    if state.plain_metrics {
+        routes.route("/metrics", get(metrics))
+    } else {
+        routes
+    }
+}
+
+/// Only `GET /metrics`, behind [`metrics_auth::require_access`] (bearer token, TokenReview,
+/// SubjectAccessReview): the HTTPS metrics port of `METRICS_SECURE`.
+pub fn secure_metrics_router(state: ServerState, auth: MetricsAuth) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
-        .route("/healthz", get(ok))
-        .route("/readyz", get(ready))
+        .route_layer(axum::middleware::from_fn_with_state(
+            auth,
+            metrics_auth::require_access,
+        ))
         .with_state(state)
 }
 

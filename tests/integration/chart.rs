@@ -63,6 +63,31 @@ const COMBINATIONS: &[(&str, &[&str])] = &[
         &["--set", "metrics.serviceMonitor.enabled=true"],
     ),
     (
+        "service-monitors-tuned",
+        &[
+            "--set",
+            "metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.namespace=monitoring,metrics.serviceMonitor.interval=15s,metrics.serviceMonitor.scrapeTimeout=10s,metrics.serviceMonitor.labels.release=prometheus,metrics.serviceMonitor.annotations.team=perf,metrics.serviceMonitor.honorLabels=true,openTelemetry.collector.serviceMonitor.enabled=true,openTelemetry.collector.serviceMonitor.interval=1m",
+            "--set-json",
+            r#"metrics.serviceMonitor.relabelings=[{"action":"replace","targetLabel":"cluster","replacement":"perf-1"}]"#,
+            "--set-json",
+            r#"metrics.serviceMonitor.metricRelabelings=[{"action":"drop","sourceLabels":["__name__"],"regex":"process_.*"}]"#,
+        ],
+    ),
+    (
+        "secure-metrics",
+        &[
+            "--set",
+            "metrics.secure.enabled=true,metrics.serviceMonitor.enabled=true",
+        ],
+    ),
+    (
+        "secure-metrics-own-certificate",
+        &[
+            "--set",
+            "metrics.secure.enabled=true,metrics.secure.certSecret=metrics-tls,metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.tlsConfig.serverName=lko-locust-k8s-operator-metrics.lko-system.svc,metrics.serviceMonitor.tlsConfig.ca.secret.name=metrics-tls,metrics.serviceMonitor.tlsConfig.ca.secret.key=ca.crt,metrics.serviceMonitor.bearerTokenSecret.name=prometheus-token",
+        ],
+    ),
+    (
         "locust-pod-defaults",
         &[
             "--set",
@@ -1115,10 +1140,6 @@ fn go_operator_values_that_cannot_work_fail_with_their_message() {
             "image.repository=lotest/locust-k8s-operator: that is the Go operator's image",
         ),
         (
-            &["--set", "metrics.secure=true"],
-            "metrics.secure=true: this operator serves /metrics over plain HTTP only",
-        ),
-        (
             &["--set", "kafka.enabled=true"],
             "kafka.enabled=true: this operator passes no Kafka settings to Locust pods",
         ),
@@ -1195,11 +1216,11 @@ fn go_operator_values_that_cannot_work_fail_with_their_message() {
         "lko",
         CHART,
         "--set",
-        "metrics.secure=true,kafka.enabled=true",
+        "locustPods.metricsExporter.port=9646,kafka.enabled=true",
     ]);
     assert!(!ok);
     assert!(
-        err.contains("\n- metrics.secure=true:") && err.contains("\n- kafka.enabled=true:"),
+        err.contains("\n- locustPods.metricsExporter:") && err.contains("\n- kafka.enabled=true:"),
         "{err}"
     );
 }
@@ -1319,7 +1340,13 @@ fn no_rendered_rule_has_a_wildcard_and_secrets_are_never_readable_cluster_wide()
             .chain(of_kind(&o, "ClusterRole"))
         {
             for rule in role["rules"].as_array().expect("rules") {
-                for field in ["apiGroups", "resources", "verbs", "resourceNames"] {
+                for field in [
+                    "apiGroups",
+                    "resources",
+                    "verbs",
+                    "resourceNames",
+                    "nonResourceURLs",
+                ] {
                     for item in rule[field].as_array().into_iter().flatten() {
                         assert!(
                             !item.as_str().expect("string").contains('*'),
@@ -1330,8 +1357,8 @@ fn no_rendered_rule_has_a_wildcard_and_secrets_are_never_readable_cluster_wide()
                 }
                 let secrets = rule["resources"]
                     .as_array()
-                    .expect("resources")
-                    .iter()
+                    .into_iter()
+                    .flatten()
                     .any(|r| r.as_str().is_some_and(|r| r.starts_with("secrets")));
                 if secrets {
                     assert_eq!(
@@ -1367,10 +1394,10 @@ fn no_rendered_rule_has_a_wildcard_and_secrets_are_never_readable_cluster_wide()
 // ---- against the real API server ------------------------------------------------------
 
 /// Minimal CRDs for the kinds the chart can render but the test cluster lacks
-/// (ServiceMonitor, cert-manager's Certificate and Issuer): just enough for the API
-/// server to accept the objects; their schemas are not checked here.
+/// (cert-manager's Certificate and Issuer): just enough for the API server to accept the
+/// objects; their schemas are not checked here. The ServiceMonitor's CRD is the real one
+/// ([`chart_common::install_servicemonitor_crd`]).
 const STUB_KINDS: &[(&str, &str, &str)] = &[
-    ("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
     ("cert-manager.io", "Certificate", "certificates"),
     ("cert-manager.io", "Issuer", "issuers"),
 ];
@@ -1397,6 +1424,7 @@ async fn install_stub_crds(cluster: &test_cluster::Cluster) {
     for (group, _, plural) in STUB_KINDS {
         chart_common::wait_established(&client, &format!("{plural}.{group}")).await;
     }
+    chart_common::install_servicemonitor_crd(cluster).await;
 }
 
 #[tokio::test]
@@ -1410,11 +1438,18 @@ async fn every_combination_is_accepted_by_the_api_server() {
     let team_a = cluster.namespace("team-a").await.expect("namespace");
     let team_b = cluster.namespace("team-b").await.expect("namespace");
     let watch = format!(r#"watchNamespaces=["{team_a}","{team_b}"]"#);
+    // A ServiceMonitor in Prometheus's namespace: this cluster's "monitoring".
+    let monitoring = cluster.namespace("monitoring").await.expect("namespace");
+    let elsewhere = format!("namespace={monitoring},");
     for (name, flags) in COMBINATIONS {
+        let owned: Vec<String> = flags
+            .iter()
+            .map(|f| f.replace("namespace=monitoring,", &elsewhere))
+            .collect();
         let flags: Vec<&str> = if *name == "namespaced" {
             vec!["--set-json", &watch]
         } else {
-            flags.to_vec()
+            owned.iter().map(String::as_str).collect()
         };
         let yaml = render("dry", &release_ns, &flags);
         let (ok, out, err) = kubectl(
@@ -1493,7 +1528,7 @@ async fn the_notes_name_each_go_operator_value_in_use() {
         "  otelCollector.podSecurityContext -> podSecurityContext",
         "  otelCollector.containerSecurityContext -> securityContext",
         "  k8s.clusterRole.enabled -> watchNamespaces",
-        "  metrics.secure=false: no effect",
+        "  metrics.secure -> metrics.secure.enabled",
         "  kafka: no effect",
     ] {
         assert!(notes.contains(line), "NOTES name {line:?}:\n{notes}");
@@ -1583,4 +1618,232 @@ fn reading_web_ui_secrets_is_opt_in() {
     for role in &roles {
         assert_eq!(secret_verbs(role), [json!(["get"])], "{role}");
     }
+}
+
+// ---- ServiceMonitors and secure metrics -------------------------------------------------
+
+/// The ServiceMonitor named `name`.
+fn monitor<'a>(objects: &'a [Value], name: &str) -> &'a Value {
+    of_kind(objects, "ServiceMonitor")
+        .into_iter()
+        .find(|m| m["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("a ServiceMonitor {name}"))
+}
+
+/// The Services a ServiceMonitor's selector picks among `objects`.
+fn selected<'a>(objects: &'a [Value], monitor: &Value) -> Vec<&'a Value> {
+    let selector = monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .expect("matchLabels");
+    of_kind(objects, "Service")
+        .into_iter()
+        .filter(|s| {
+            selector
+                .iter()
+                .all(|(k, v)| &s["metadata"]["labels"][k] == v)
+        })
+        .collect()
+}
+
+#[test]
+fn service_monitor_options_land_where_prometheus_reads_them() {
+    let o = rendered("service-monitors-tuned");
+    let operator = monitor(&o, "lko-locust-k8s-operator");
+    assert_eq!(operator["metadata"]["namespace"], "monitoring");
+    assert_eq!(
+        operator["spec"]["namespaceSelector"]["matchNames"],
+        json!(["lko-system"]),
+        "a ServiceMonitor elsewhere still scrapes the release namespace"
+    );
+    assert_eq!(operator["metadata"]["labels"]["release"], "prometheus");
+    assert_eq!(operator["metadata"]["annotations"]["team"], "perf");
+    let endpoint = &operator["spec"]["endpoints"][0];
+    assert_eq!(endpoint["port"], "metrics");
+    assert_eq!(endpoint["path"], "/metrics");
+    assert_eq!(endpoint["interval"], "15s");
+    assert_eq!(endpoint["scrapeTimeout"], "10s");
+    assert_eq!(endpoint["honorLabels"], true);
+    assert_eq!(
+        endpoint["relabelings"],
+        json!([{"action": "replace", "targetLabel": "cluster", "replacement": "perf-1"}])
+    );
+    assert_eq!(
+        endpoint["metricRelabelings"],
+        json!([{"action": "drop", "sourceLabels": ["__name__"], "regex": "process_.*"}])
+    );
+    assert!(endpoint.get("scheme").is_none(), "plain HTTP by default");
+    assert!(endpoint.get("bearerTokenFile").is_none());
+
+    // The collector's: its Service's Prometheus exporter port, and only that Service.
+    let collector = monitor(&o, "lko-locust-k8s-operator-otel-collector");
+    assert_eq!(collector["metadata"]["namespace"], "lko-system");
+    let endpoint = &collector["spec"]["endpoints"][0];
+    assert_eq!(endpoint["port"], "prometheus");
+    assert_eq!(endpoint["interval"], "1m");
+    assert_eq!(
+        endpoint["honorLabels"], true,
+        "the senders' job and instance"
+    );
+    assert!(endpoint.get("scrapeTimeout").is_none());
+    let services = selected(&o, collector);
+    assert_eq!(services.len(), 1, "the collector's Service only");
+    assert_eq!(
+        services[0]["metadata"]["name"],
+        "lko-locust-k8s-operator-otel-collector"
+    );
+    assert!(
+        services[0]["spec"]["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .any(|p| p["name"] == "prometheus" && p["port"] == 9090)
+    );
+    let services = selected(&o, operator);
+    assert_eq!(services.len(), 1, "the metrics Service only");
+    assert_eq!(
+        services[0]["metadata"]["name"],
+        "lko-locust-k8s-operator-metrics"
+    );
+
+    // Without the collector's exporter there is nothing to scrape: said at render time.
+    let (ok, _, err) = helm(&[
+        "template",
+        "lko",
+        CHART,
+        "--set",
+        "openTelemetry.collector.serviceMonitor.enabled=true,openTelemetry.collector.exporters.prometheus.enabled=false",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("openTelemetry.collector.serviceMonitor.enabled needs")
+            && err.contains("exporters.prometheus.enabled=true"),
+        "{err}"
+    );
+    // A duration Prometheus would not read is refused by the schema.
+    let (ok, _, err) = helm(&[
+        "template",
+        "lko",
+        CHART,
+        "--set",
+        "metrics.serviceMonitor.scrapeTimeout=soon",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("/metrics/serviceMonitor/scrapeTimeout"),
+        "{err}"
+    );
+}
+
+#[test]
+fn secure_metrics_switch_the_port_the_rbac_and_the_scrape_to_https() {
+    let plain = rendered("service-monitor");
+    let e = env_of(&plain);
+    assert_eq!(env(&e, "METRICS_SECURE"), None, "off by default");
+    assert!(
+        named(&plain, "ClusterRole", "-metrics-reader").is_empty()
+            && named(&plain, "ClusterRole", "-metrics-auth").is_empty()
+    );
+
+    let o = rendered("secure-metrics");
+    let e = env_of(&o);
+    assert_eq!(env(&e, "METRICS_SECURE"), Some("true"));
+    assert_eq!(env(&e, "METRICS_SECURE_ADDR"), Some("0.0.0.0:8444"));
+    assert_eq!(env(&e, "METRICS_CERT_DIR"), None, "self-signed");
+    // The operator accepts exactly this configuration.
+    let settings = locust_k8s_operator::config::ControllerConfig::from_vars(e.clone())
+        .expect("the operator accepts the chart's settings");
+    let secure = settings.secure_metrics.expect("secure metrics on");
+    assert_eq!(secure.addr.port(), 8444);
+    let ports = &container(&o)["ports"];
+    assert!(
+        ports
+            .as_array()
+            .expect("ports")
+            .iter()
+            .any(|p| p["name"] == "metrics-https" && p["containerPort"] == 8444),
+        "{ports}"
+    );
+    // Probes stay on the plain port.
+    assert_eq!(container(&o)["readinessProbe"]["httpGet"]["port"], "health");
+    let service = named_service(&o, "-metrics").expect("metrics Service");
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], "metrics-https");
+    assert_eq!(service["spec"]["ports"][0]["port"], 8443);
+    let endpoint = &monitor(&o, "lko-locust-k8s-operator")["spec"]["endpoints"][0];
+    assert_eq!(endpoint["scheme"], "https");
+    assert_eq!(endpoint["tlsConfig"], json!({"insecureSkipVerify": true}));
+    assert_eq!(
+        endpoint["bearerTokenFile"],
+        "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    );
+    // RBAC: the reviews for the operator (from config/rbac), the reader for Prometheus.
+    let auth = named(&o, "ClusterRole", "-metrics-auth");
+    assert_eq!(auth.len(), 1);
+    assert_eq!(auth[0]["rules"], source_rules("metrics_auth_role.yaml"));
+    let binding = named(&o, "ClusterRoleBinding", "-metrics-auth");
+    assert_eq!(binding[0]["subjects"][0]["kind"], "ServiceAccount");
+    let reader = named(&o, "ClusterRole", "-metrics-reader");
+    assert_eq!(
+        reader[0]["rules"],
+        json!([{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}])
+    );
+    // Namespace-scoped installs need the same cluster-scoped reviews.
+    let o = objects(&render(
+        "lko",
+        "lko-system",
+        &[
+            "--set",
+            "metrics.secure.enabled=true",
+            "--set-json",
+            r#"watchNamespaces=["team-a"]"#,
+        ],
+    ));
+    assert_eq!(named(&o, "ClusterRoleBinding", "-metrics-auth").len(), 1);
+
+    // Your own certificate, verified by Prometheus, and a token from a Secret.
+    let o = rendered("secure-metrics-own-certificate");
+    let e = env_of(&o);
+    assert_eq!(
+        env(&e, "METRICS_CERT_DIR"),
+        Some("/tmp/locust-k8s-operator/metrics-certs")
+    );
+    let pod = &operator_deployment(&o)["spec"]["template"]["spec"];
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .expect("volumes")
+            .iter()
+            .any(|v| v["name"] == "metrics-cert" && v["secret"]["secretName"] == "metrics-tls")
+    );
+    assert!(
+        pod["containers"][0]["volumeMounts"]
+            .as_array()
+            .expect("mounts")
+            .iter()
+            .any(|m| m["name"] == "metrics-cert"
+                && m["mountPath"] == "/tmp/locust-k8s-operator/metrics-certs")
+    );
+    let endpoint = &monitor(&o, "lko-locust-k8s-operator")["spec"]["endpoints"][0];
+    assert_eq!(
+        endpoint["tlsConfig"],
+        json!({
+            "serverName": "lko-locust-k8s-operator-metrics.lko-system.svc",
+            "ca": {"secret": {"name": "metrics-tls", "key": "ca.crt"}},
+        })
+    );
+    assert_eq!(
+        endpoint["authorization"],
+        json!({"type": "Bearer", "credentials": {"name": "prometheus-token", "key": "token"}})
+    );
+    assert!(endpoint.get("bearerTokenFile").is_none());
+
+    // The Go chart's boolean turns it on too.
+    let o = objects(&render(
+        "lko",
+        "lko-system",
+        &["--values", GO_VALUES, "--set", "metrics.secure=true"],
+    ));
+    assert_eq!(env(&env_of(&o), "METRICS_SECURE"), Some("true"));
+    let service = named_service(&o, "-metrics").expect("metrics Service");
+    assert_eq!(service["spec"]["ports"][0]["port"], 8080, "the Go port");
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], "metrics-https");
 }

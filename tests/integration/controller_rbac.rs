@@ -408,6 +408,10 @@ fn no_source_file_uses_a_wildcard() {
             common::WEBHOOK_CLUSTER_ROLE_YAML,
         ),
         ("web_auth_role.yaml", common::WEB_AUTH_ROLE_YAML),
+        (
+            "metrics_auth_role.yaml",
+            include_str!("../../config/rbac/metrics_auth_role.yaml"),
+        ),
     ] {
         assert!(
             !text

@@ -37,6 +37,7 @@ mod locust_real;
 mod locust_web_auth;
 mod namespace_delete;
 mod pod_extensions;
+mod secure_metrics;
 mod test_files;
 mod test_files_real;
 mod web_ui;

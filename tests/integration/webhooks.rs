@@ -66,17 +66,7 @@ async fn the_api_server_calls_the_operators_webhooks() {
         options.env.push((k.to_string(), v));
     }
     let operator = Operator::start("webhooks", options);
-    eventually(
-        "the operator to be ready",
-        Duration::from_secs(60),
-        || async {
-            match http_get(health, "/readyz").await? {
-                (200, _) => Ok(()),
-                (code, body) => Err(format!("{code} {body}")),
-            }
-        },
-    )
-    .await;
+    common::wait_ready(health).await;
     let (code, _) = http_get(health, "/healthz").await.expect("healthz");
     assert_eq!(code, 200);
 

@@ -202,8 +202,8 @@ k8s.clusterRole.enabled: "watchNamespaces (true: [], every namespace; false: [th
   {{ $go }} -> {{ $ours }}
 {{- end }}
 {{- end }}
-{{- if and (include "lko.goSet" (dict "root" . "path" "metrics.secure")) (not .Values.metrics.secure) }}
-  metrics.secure=false: no effect (/metrics is plain HTTP here); remove it
+{{- if kindIs "bool" .Values.metrics.secure }}
+  metrics.secure -> metrics.secure.enabled
 {{- end }}
 {{- if include "lko.goSet" (dict "root" . "path" "kafka") }}
   kafka: no effect (Kafka disabled; this operator passes no Kafka settings); remove it
@@ -220,14 +220,11 @@ k8s.clusterRole.enabled: "watchNamespaces (true: [], every namespace; false: [th
 {{- define "lko.goCheck" -}}
 {{- $errors := list }}
 {{- $set := dict }}
-{{- range list "metrics.secure" "kafka.enabled" "k8s.clusterRole.enabled" "locustPods.metricsExporter" "otelCollector.config" "config.loadGenerationPods.resource" "config.loadGenerationPods.affinity" "config.loadGenerationPods.taintTolerations" "config.loadGenerationPods.metricsExporter" }}
+{{- range list "kafka.enabled" "k8s.clusterRole.enabled" "locustPods.metricsExporter" "otelCollector.config" "config.loadGenerationPods.resource" "config.loadGenerationPods.affinity" "config.loadGenerationPods.taintTolerations" "config.loadGenerationPods.metricsExporter" }}
 {{- $_ := set $set . (include "lko.goSet" (dict "root" $ "path" .)) }}
 {{- end }}
 {{- if hasSuffix "lotest/locust-k8s-operator" .Values.image.repository }}
 {{- $errors = append $errors (printf "image.repository=%s: that is the Go operator's image, which does not understand this chart's settings; remove image.repository and image.tag (the default is this operator's image at the chart's appVersion)" .Values.image.repository) }}
-{{- end }}
-{{- if and (get $set "metrics.secure") .Values.metrics.secure }}
-{{- $errors = append $errors "metrics.secure=true: this operator serves /metrics over plain HTTP only (port 8081, with its probes); remove metrics.secure and restrict the port with a NetworkPolicy if needed" }}
 {{- end }}
 {{- if and (get $set "kafka.enabled") .Values.kafka.enabled }}
 {{- $errors = append $errors "kafka.enabled=true: this operator passes no Kafka settings to Locust pods; remove kafka and set the KAFKA_* variables in each LocustTest's spec.env (variables, or secretRefs for the credentials)" }}
@@ -308,7 +305,68 @@ k8s.clusterRole.enabled: "watchNamespaces (true: [], every namespace; false: [th
 {{- end }}
 
 {{- define "lko.metricsPort" -}}
-{{- if include "lko.goSet" (dict "root" . "path" "metrics.port") }}{{ int64 .Values.metrics.port }}{{ else }}8081{{ end }}
+{{- if include "lko.goSet" (dict "root" . "path" "metrics.port") }}{{ int64 .Values.metrics.port }}
+{{- else if include "lko.metricsSecure" . }}8443{{ else }}8081{{ end }}
+{{- end }}
+
+{{/* "true" when /metrics is HTTPS with authentication (metrics.secure.enabled, or the Go
+chart's boolean metrics.secure). */}}
+{{- define "lko.metricsSecure" -}}
+{{- $s := .Values.metrics.secure }}
+{{- if kindIs "map" $s }}{{ if $s.enabled }}true{{ end }}{{ else if $s }}true{{ end }}
+{{- end }}
+
+{{/* The Secret of metrics.secure.certSecret, when secure metrics use one. */}}
+{{- define "lko.metricsCertSecret" -}}
+{{- if and (include "lko.metricsSecure" .) (kindIs "map" .Values.metrics.secure) }}{{ .Values.metrics.secure.certSecret }}{{ end }}
+{{- end }}
+
+{{/* A ServiceMonitor. .root: the chart's context; .name; .sm: its values (namespace,
+interval, scrapeTimeout, labels, annotations, honorLabels, relabelings,
+metricRelabelings); .selector: the Service's matchLabels (YAML); .endpoint: the endpoint's
+port, path and TLS fields (YAML). It always selects Services of the release namespace. */}}
+{{- define "lko.serviceMonitor" -}}
+{{- $sm := .sm }}
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ .name }}
+  namespace: {{ $sm.namespace | default .root.Release.Namespace }}
+  labels:
+    {{- include "lko.labels" .root | nindent 4 }}
+    {{- with $sm.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with $sm.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  selector:
+    matchLabels:
+      {{- .selector | nindent 6 }}
+  namespaceSelector:
+    matchNames:
+      - {{ .root.Release.Namespace }}
+  endpoints:
+    - {{ .endpoint | indent 6 | trim }}
+      {{- with $sm.interval }}
+      interval: {{ . }}
+      {{- end }}
+      {{- with $sm.scrapeTimeout }}
+      scrapeTimeout: {{ . }}
+      {{- end }}
+      {{- if $sm.honorLabels }}
+      honorLabels: true
+      {{- end }}
+      {{- with $sm.relabelings }}
+      relabelings:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $sm.metricRelabelings }}
+      metricRelabelings:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
 {{- end }}
 
 {{/* The PodDisruptionBudget's budget: the Go chart's maxUnavailable, or minAvailable. */}}

@@ -168,3 +168,46 @@ async fn the_probes_router_serves_no_webhook() {
         assert_eq!(response.status(), expected, "{method} {path}");
     }
 }
+
+#[tokio::test]
+async fn secure_metrics_take_metrics_off_the_plain_ports_and_ask_for_a_token() {
+    let state = state().without_plain_metrics();
+    let get = |path: &str, authorization: Option<&str>| {
+        let mut request = Request::builder().method("GET").uri(path);
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        request.body(Body::empty()).expect("request")
+    };
+    for router in [router(state.clone()), probes_router(state.clone())] {
+        let response = router
+            .clone()
+            .oneshot(get("/metrics", None))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let response = router
+            .oneshot(get("/healthz", None))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // Without a bearer token the API server is never asked: its client answers nothing.
+    let (service, _handle) = tower_test::mock::pair::<
+        http::Request<kube::client::Body>,
+        http::Response<kube::client::Body>,
+    >();
+    let auth = crate::server::MetricsAuth::new(kube::Client::new(service, "default"));
+    for authorization in [None, Some("Basic dXNlcjpwdw=="), Some("Bearer ")] {
+        let response = crate::server::secure_metrics_router(state.clone(), auth.clone())
+            .oneshot(get("/metrics", authorization))
+            .await
+            .expect("infallible");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{authorization:?}"
+        );
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+}

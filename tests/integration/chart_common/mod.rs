@@ -188,3 +188,30 @@ pub async fn wait_established(client: &kube::Client, name: &str) {
     }
     panic!("CRD {name} never became Established");
 }
+
+/// The Prometheus Operator's CRD of `plural` (`servicemonitors`, ...) as published in its Go
+/// module (`tests/monitoring/prometheus-operator-crds.sh` downloads and caches it).
+pub fn prometheus_operator_crd(plural: &str) -> String {
+    let out = Command::new("tests/monitoring/prometheus-operator-crds.sh")
+        .output()
+        .expect("run tests/monitoring/prometheus-operator-crds.sh");
+    assert!(
+        out.status.success(),
+        "tests/monitoring/prometheus-operator-crds.sh failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let file = dir.join(format!("monitoring.coreos.com_{plural}.yaml"));
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// Installs the real ServiceMonitor CRD ([`prometheus_operator_crd`]) and waits until it is
+/// Established.
+pub async fn install_servicemonitor_crd(cluster: &test_cluster::Cluster) {
+    apply(
+        cluster.kubeconfig(),
+        &prometheus_operator_crd("servicemonitors"),
+    );
+    let client = cluster.client().await.expect("client");
+    wait_established(&client, "servicemonitors.monitoring.coreos.com").await;
+}

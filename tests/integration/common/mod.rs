@@ -11,6 +11,7 @@ pub mod otelcol;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -605,6 +606,21 @@ pub fn status_managers(test: &LocustTest) -> Vec<String> {
         .filter(|m| m.subresource.as_deref() == Some("status"))
         .filter_map(|m| m.manager.clone())
         .collect()
+}
+
+/// Waits (up to a minute) until the operator whose probes listen on `health` is ready.
+pub async fn wait_ready(health: SocketAddr) {
+    eventually(
+        "the operator to be ready",
+        Duration::from_secs(60),
+        || async {
+            match http_get(health, "/readyz").await? {
+                (200, _) => Ok(()),
+                (code, body) => Err(format!("{code} {body}")),
+            }
+        },
+    )
+    .await;
 }
 
 /// The value of an unlabelled-or-labelled sample line `name{labels} value` in `/metrics`.
