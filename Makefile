@@ -45,7 +45,7 @@ deny: ## cargo deny check licenses bans sources (deny.toml): allowed licenses, d
 deny-advisories: ## cargo deny check advisories: needs the RustSec database from GitHub (not reachable from CI here)
 	d="$$(scripts/cargo-tool.sh cargo-deny $(CARGO_DENY_VERSION))" && "$$d/cargo-deny" deny check advisories
 
-cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector from Go modules (cached by version)
+cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm, the OTel Collector, kstatus, Prometheus and promtool from Go modules (cached by version)
 	tests/cluster/build.sh
 
 test-unit: ## Unit, snapshot and property tests (no cluster)
@@ -117,10 +117,13 @@ CHART_DIR := charts/locust-k8s-operator
 HELM ?= $(K8S_BIN_DIR)/helm
 
 .PHONY: chart chart-lint
-chart: ## Copy the CRD and config/rbac into the chart, set its version to Cargo.toml's (a test fails when stale)
+chart: ## Copy the CRD, config/rbac, the alerting rules and the Grafana dashboard into the chart, set its version to Cargo.toml's (a test fails when stale)
 	mkdir -p $(CHART_DIR)/files/crd $(CHART_DIR)/files/rbac
 	cp crd/locusttests.locust.io.yaml $(CHART_DIR)/files/crd/
 	rm -f $(CHART_DIR)/files/rbac/*.yaml && cp config/rbac/*.yaml $(CHART_DIR)/files/rbac/
+	mkdir -p $(CHART_DIR)/files/prometheus $(CHART_DIR)/files/grafana
+	cp config/prometheus/rules.yaml $(CHART_DIR)/files/prometheus/
+	cp config/grafana/locust-k8s-operator.json $(CHART_DIR)/files/grafana/
 	v=$$(sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1) && \
 	  sed -i -e "s/^version: .*/version: $$v/" -e "s/^appVersion: .*/appVersion: \"$$v\"/" \
 	    -e "s|\(image: ghcr.io/locust-k8s-operator/locust-k8s-operator:\).*|\1$$v|" $(CHART_DIR)/Chart.yaml
