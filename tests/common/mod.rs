@@ -649,12 +649,13 @@ pub fn status_managers(test: &LocustTest) -> Vec<String> {
         .collect()
 }
 
-/// A plain HTTP GET on loopback: (status code, body).
+/// A plain HTTP GET on loopback: (status code, body). An HTTP/1.0 request, so the answer
+/// is never chunked (Go servers such as Prometheus chunk big HTTP/1.1 answers).
 pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .await
