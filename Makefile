@@ -60,7 +60,7 @@ docs-check: docs ## Fail on any broken internal link or anchor of target/book (o
 api-docs: ## Regenerate the book's API reference (docs/src/api/) from crd/ (a test fails when it is stale)
 	$(CARGO) run -q -p repo-gen -- api-docs
 
-cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector from Go modules (cached by version)
+cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm, the OTel Collector, kstatus, Prometheus and promtool from Go modules (cached by version)
 	tests/cluster/build.sh
 
 test-unit: ## Unit, snapshot and property tests (no cluster)
@@ -132,10 +132,13 @@ CHART_DIR := charts/locust-k8s-operator
 HELM ?= $(K8S_BIN_DIR)/helm
 
 .PHONY: chart chart-lint
-chart: ## Copy the CRD and config/rbac into the chart, set its version to Cargo.toml's (a test fails when stale)
+chart: ## Copy the CRD, config/rbac, the alerting rules and the Grafana dashboard into the chart, set its version to Cargo.toml's (a test fails when stale)
 	mkdir -p $(CHART_DIR)/files/crd $(CHART_DIR)/files/rbac
 	cp crd/locusttests.locust.io.yaml $(CHART_DIR)/files/crd/
 	rm -f $(CHART_DIR)/files/rbac/*.yaml && cp config/rbac/*.yaml $(CHART_DIR)/files/rbac/
+	mkdir -p $(CHART_DIR)/files/prometheus $(CHART_DIR)/files/grafana
+	cp config/prometheus/rules.yaml $(CHART_DIR)/files/prometheus/
+	cp config/grafana/locust-k8s-operator.json $(CHART_DIR)/files/grafana/
 	v=$$(sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1) && \
 	  sed -i -e "s/^version: .*/version: $$v/" -e "s/^appVersion: .*/appVersion: \"$$v\"/" \
 	    -e "s|\(image: ghcr.io/locust-k8s-operator/locust-k8s-operator:\).*|\1$$v|" $(CHART_DIR)/Chart.yaml

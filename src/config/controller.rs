@@ -203,6 +203,30 @@ pub struct ControllerArgs {
         help_heading = HEALTH,
     )]
     pub metrics_cert_dir: Optional<PathBuf>,
+    /// Also export series per endpoint (Locust's request method and name) of each running
+    /// test on /metrics (true or false; also 1/0, yes/no).
+    #[arg(
+        long,
+        env = "ENDPOINT_METRICS",
+        value_name = "BOOL",
+        default_value = "false",
+        action = clap::ArgAction::Set,
+        value_parser = or_default(boolean),
+        help_heading = HEALTH,
+    )]
+    pub endpoint_metrics: bool,
+    /// With ENDPOINT_METRICS: most endpoints (1 to 500) with series of their own per test,
+    /// those with the most requests when they first appear; the others are counted in
+    /// locust_operator_test_endpoints_dropped (and still in the test's totals).
+    #[arg(
+        long,
+        env = "ENDPOINT_METRICS_MAX",
+        value_name = "COUNT",
+        default_value_t = 20,
+        value_parser = or_default(number::<u16>(1, 500)),
+        help_heading = HEALTH,
+    )]
+    pub endpoint_metrics_max: u16,
 
     /// Log format. Unset or empty: json, or text when standard error is a terminal.
     #[arg(
@@ -271,6 +295,9 @@ pub struct ControllerConfig {
     /// `GO_OPERATOR_CHECK_SECONDS`: how often to look for a running Go operator (its held
     /// Lease, see [`crate::go_operator::check`]); `None` (`0`): never.
     pub go_operator_check_interval: Option<Duration>,
+    /// `ENDPOINT_METRICS` and `ENDPOINT_METRICS_MAX`: most endpoints per test with series
+    /// of their own on `/metrics`; `None`: no per-endpoint series.
+    pub endpoint_metrics: Option<usize>,
 }
 
 /// Where and with which certificate the HTTPS `/metrics` is served (`METRICS_SECURE=true`).
@@ -332,6 +359,9 @@ impl ControllerConfig {
             master_url_template: args.master_url_template,
             locust_poll_interval: args.locust_poll_seconds,
             go_operator_check_interval: (!go_check.is_zero()).then_some(go_check),
+            endpoint_metrics: args
+                .endpoint_metrics
+                .then_some(usize::from(args.endpoint_metrics_max)),
         })
     }
 
@@ -390,6 +420,29 @@ mod tests {
         );
         assert_eq!(c.locust_poll_interval, Duration::from_secs(5));
         assert_eq!(c.go_operator_check_interval, Some(Duration::from_secs(10)));
+        assert_eq!(c.endpoint_metrics, None);
+    }
+
+    #[test]
+    fn per_endpoint_series_are_opt_in_and_capped() {
+        let c = ControllerConfig::from_vars(vars(&[("ENDPOINT_METRICS", "true")])).expect("valid");
+        assert_eq!(c.endpoint_metrics, Some(20));
+        let c = ControllerConfig::from_vars(vars(&[
+            ("ENDPOINT_METRICS", "yes"),
+            ("ENDPOINT_METRICS_MAX", "3"),
+        ]))
+        .expect("valid");
+        assert_eq!(c.endpoint_metrics, Some(3));
+        let c = ControllerConfig::from_vars(vars(&[("ENDPOINT_METRICS_MAX", "3")])).expect("valid");
+        assert_eq!(c.endpoint_metrics, None, "the cap alone turns nothing on");
+        for (var, bad) in [
+            ("ENDPOINT_METRICS", "maybe"),
+            ("ENDPOINT_METRICS_MAX", "0"),
+            ("ENDPOINT_METRICS_MAX", "501"),
+        ] {
+            let e = ControllerConfig::from_vars(vars(&[(var, bad)])).expect_err(bad);
+            assert!(e.to_string().contains(var), "{e}");
+        }
     }
 
     #[test]

@@ -62,7 +62,8 @@ impl Context {
             controller: FIELD_MANAGER.into(),
             instance: Some(settings.identity.clone()),
         };
-        let pollers = super::locust_poll::Pollers::new().with_gauges(metrics.test_gauges());
+        let pollers = super::locust_poll::Pollers::new()
+            .with_metrics(metrics.test_metrics(), settings.endpoint_metrics);
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,

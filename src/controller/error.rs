@@ -31,6 +31,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every [`Error::label`], exported from 0 in `locust_operator_reconcile_errors_total`.
+    pub const LABELS: [&'static str; 4] = [
+        "KubeError",
+        "SerializeError",
+        "MissingMetadata",
+        "NotLeader",
+    ];
+
     /// A stable CamelCase label for metrics and logs.
     pub fn label(&self) -> &'static str {
         match self {

@@ -7,8 +7,10 @@
 //! shows would change (workers, reachability, noticeably different live numbers, the
 //! settled result), the poller asks for a reconcile of its test through a trigger channel.
 //! Once the totals settle it also fetches the final answer and the HTML report once, for
-//! the reconcile to keep in a ConfigMap. Each answer also sets the test's Locust gauges on
-//! `/metrics` (removed when the master stops answering or the poller stops). Reconciles
+//! the reconcile to keep in a ConfigMap. Each answer also sets the test's Locust series on
+//! `/metrics` (removed when the master stops answering or the poller stops); the poller
+//! keeps their counters (see [`TestCounters`]), so they do not restart when the master
+//! answers again. Reconciles
 //! stop a test's poller when it is terminal or deleted; all of them stop with the context.
 
 use std::collections::HashMap;
@@ -23,7 +25,7 @@ use tracing::{debug, info, warn};
 use crate::api::status::TestResult;
 use crate::api::v2::LocustTest;
 use crate::locust::{FinalReport, LocustClient, RunnerState, Settler, gzip, live, result};
-use crate::metrics::TestGauges;
+use crate::metrics::{TestCounters, TestMetrics};
 use crate::status::{MasterView, live_changed};
 
 /// What a poller last learned about its test's master.
@@ -57,7 +59,14 @@ struct Poller {
 pub struct Pollers {
     pollers: Mutex<HashMap<String, Poller>>,
     trigger: broadcast::Sender<ObjectRef<LocustTest>>,
-    gauges: Option<TestGauges>,
+    metrics: Option<Exported>,
+}
+
+/// Where the pollers export each test's series, and how many endpoints per test.
+#[derive(Debug, Clone)]
+struct Exported {
+    series: TestMetrics,
+    max_endpoints: Option<usize>,
 }
 
 impl Default for Pollers {
@@ -72,13 +81,17 @@ impl Pollers {
         Pollers {
             pollers: Mutex::default(),
             trigger: broadcast::channel(256).0,
-            gauges: None,
+            metrics: None,
         }
     }
 
-    /// Pollers that also export each test's numbers on these gauges.
-    pub fn with_gauges(mut self, gauges: TestGauges) -> Self {
-        self.gauges = Some(gauges);
+    /// Pollers that also export each test's numbers as these series, with per-endpoint
+    /// series for at most `max_endpoints` endpoints per test (`None`: none).
+    pub fn with_metrics(mut self, series: TestMetrics, max_endpoints: Option<usize>) -> Self {
+        self.metrics = Some(Exported {
+            series,
+            max_endpoints,
+        });
         self
     }
 
@@ -117,7 +130,7 @@ impl Pollers {
             state.clone(),
             object,
             self.trigger.clone(),
-            self.gauges.clone(),
+            self.metrics.clone(),
         ));
         pollers.insert(
             key,
@@ -153,8 +166,8 @@ impl Pollers {
             debug!(namespace = ns, name, "stopped polling the Locust master");
             p.task.abort();
         }
-        if let Some(g) = &self.gauges {
-            g.remove(ns, name);
+        if let Some(m) = &self.metrics {
+            m.series.remove(ns, name);
         }
     }
 
@@ -165,8 +178,8 @@ impl Pollers {
                 p.task.abort();
             }
         }
-        if let Some(g) = &self.gauges {
-            g.reset();
+        if let Some(m) = &self.metrics {
+            m.series.reset();
         }
     }
 
@@ -210,10 +223,11 @@ async fn poll(
     state: Arc<Mutex<Snapshot>>,
     object: ObjectRef<LocustTest>,
     trigger: broadcast::Sender<ObjectRef<LocustTest>>,
-    gauges: Option<TestGauges>,
+    metrics: Option<Exported>,
 ) {
     let ns = object.namespace.clone().unwrap_or_default();
     let mut settler = Settler::new();
+    let mut counters = TestCounters::new(metrics.as_ref().and_then(|m| m.max_endpoints));
     // What the last reconcile request was made for.
     let mut notified = Snapshot::default();
     loop {
@@ -225,8 +239,8 @@ async fn poll(
             match answer {
                 Ok((stats, body)) => {
                     let now_live = live(&stats);
-                    if let Some(g) = &gauges {
-                        g.set(&ns, &object.name, &now_live);
+                    if let Some(m) = &metrics {
+                        m.series.set(&ns, &object.name, counters.observe(&stats));
                     }
                     s.master = Some(MasterView::from_live(&now_live));
                     s.last_seen = s.master;
@@ -253,8 +267,8 @@ async fn poll(
                     if s.master.is_some() || s.error.is_none() {
                         debug!(name = %object.name, error = %e, "the Locust master did not answer");
                     }
-                    if let Some(g) = &gauges {
-                        g.remove(&ns, &object.name);
+                    if let Some(m) = &metrics {
+                        m.series.remove(&ns, &object.name);
                     }
                     s.master = None;
                     s.error = Some(e.to_string());

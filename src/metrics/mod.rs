@@ -7,14 +7,15 @@
 //! | metric | type | labels |
 //! | --- | --- | --- |
 //! | `locust_operator_reconcile_total` | counter | `result` (`success`, `error`) |
-//! | `locust_operator_reconcile_errors_total` | counter | `reason` (the error's label) |
+//! | `locust_operator_reconcile_errors_total` | counter | `reason` (the error's label; each known one exported from 0) |
 //! | `locust_operator_reconcile_duration_seconds` | histogram | |
 //! | `locust_operator_tests` | gauge | `phase` (`Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`) |
+//! | `locust_operator_test_result` | gauge, 1 per finished test until it is deleted | `namespace`, `test`, `phase` (`Succeeded`, `Failed`), `reason` (the `Ready` reason: `TestFailed`, `ThresholdsBreached`, …) |
 //! | `locust_operator_webhook_requests_total` | counter | `webhook` (`convert`, `validate`), `result` |
 //! | `locust_operator_webhook_duration_seconds` | histogram | `webhook` |
 //! | `locust_operator_build_info` | gauge, always 1 | `version` |
 //! | `locust_operator_go_operator_lease_held` | gauge: 1 while a Go operator holds its Lease (nothing is reconciled) | |
-//! | `locust_operator_test_*` | gauges of each running test | see [`test_gauges`] |
+//! | `locust_operator_test_*` | gauges, counters and summaries of each running test | see [`per_test`] |
 //!
 //! plus the standard `process_*` metrics (CPU, memory, open files, start time) on Linux.
 //!
@@ -33,9 +34,15 @@ use prometheus::{
 };
 
 use crate::api::Phase;
+use crate::controller::Error as ReconcileError;
 
-pub mod test_gauges;
-pub use test_gauges::TestGauges;
+/// The `reason` values of `locust_operator_reconcile_errors_total` exported from 0.
+const RECONCILE_ERROR_REASONS: [&str; 4] = ReconcileError::LABELS;
+
+pub mod per_test;
+pub mod test_series;
+pub use per_test::TestMetrics;
+pub use test_series::{TestCounters, TestSample};
 
 /// The prefix (namespace) of every metric of the operator.
 pub const PREFIX: &str = "locust_operator";
@@ -116,10 +123,11 @@ pub struct Metrics {
     reconcile_errors_total: IntCounterVec,
     reconcile_duration_seconds: Histogram,
     tests: IntGaugeVec,
-    phases: Mutex<HashMap<(String, String), &'static str>>,
+    test_result: IntGaugeVec,
+    phases: Mutex<HashMap<(String, String), Recorded>>,
     webhook_requests_total: IntCounterVec,
     webhook_duration_seconds: HistogramVec,
-    test_gauges: TestGauges,
+    test_metrics: TestMetrics,
     go_operator_lease_held: IntGauge,
 }
 
@@ -195,19 +203,35 @@ impl Metrics {
             "1 while the Go locust-k8s-operator holds its leader-election Lease: this operator \
              then reconciles nothing (scale the Go operator to 0).",
         ))?;
+        let test_result = IntGaugeVec::new(
+            opts(
+                "test_result",
+                "1 for each finished LocustTest until it is deleted; its phase and the reason \
+                 of its Ready condition (TestFailed, ThresholdsBreached, ...) are labels.",
+            ),
+            &["namespace", "test", "phase", "reason"],
+        )?;
         for phase in PHASE_LABELS {
             tests.with_label_values(&[phase]).set(0);
+        }
+        // Known label values from 0, so rate() and dashboards see the first one.
+        for result in ["success", "error"] {
+            reconcile_total.with_label_values(&[result]);
+        }
+        for reason in RECONCILE_ERROR_REASONS {
+            reconcile_errors_total.with_label_values(&[reason]);
         }
 
         registry.register(Box::new(reconcile_total.clone()))?;
         registry.register(Box::new(reconcile_errors_total.clone()))?;
         registry.register(Box::new(reconcile_duration_seconds.clone()))?;
         registry.register(Box::new(tests.clone()))?;
+        registry.register(Box::new(test_result.clone()))?;
         registry.register(Box::new(webhook_requests_total.clone()))?;
         registry.register(Box::new(webhook_duration_seconds.clone()))?;
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(go_operator_lease_held.clone()))?;
-        let test_gauges = TestGauges::register(&registry)?;
+        let test_metrics = TestMetrics::register(&registry)?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -219,10 +243,11 @@ impl Metrics {
             reconcile_errors_total,
             reconcile_duration_seconds,
             tests,
+            test_result,
             phases: Mutex::new(HashMap::new()),
             webhook_requests_total,
             webhook_duration_seconds,
-            test_gauges,
+            test_metrics,
             go_operator_lease_held,
         })
     }
@@ -232,9 +257,9 @@ impl Metrics {
         self.go_operator_lease_held.set(i64::from(held));
     }
 
-    /// The per-test Locust gauges (a clone sharing the registered values).
-    pub fn test_gauges(&self) -> TestGauges {
-        self.test_gauges.clone()
+    /// The per-test Locust series (a clone sharing the registered values).
+    pub fn test_metrics(&self) -> TestMetrics {
+        self.test_metrics.clone()
     }
 
     /// Records a reconcile that returned `Ok`, and how long it took.
@@ -255,27 +280,47 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Records the phase of one LocustTest (`None`: it has no phase yet), replacing what
-    /// was recorded for it; the `tests{phase}` gauge follows. Cheap: a map lookup and two
-    /// gauge updates, so the controller can call it on every reconcile.
-    pub fn set_phase(&self, namespace: &str, name: &str, phase: Option<Phase>) {
-        let label = phase.map_or(UNKNOWN_PHASE, Phase::as_str);
+    /// Records the phase of one LocustTest (`None`: it has no phase yet) and the reason
+    /// of its `Ready` condition, replacing what was recorded for it; the `tests{phase}`
+    /// gauge and, for a finished test, its `test_result` series follow. Cheap: a map
+    /// lookup and a few gauge updates, so the controller can call it on every reconcile.
+    pub fn set_phase(&self, namespace: &str, name: &str, phase: Option<Phase>, reason: &str) {
+        let now = Recorded {
+            phase: phase.map_or(UNKNOWN_PHASE, Phase::as_str),
+            result: phase.filter(|p| p.is_terminal()).map(|_| reason.to_owned()),
+        };
         let mut phases = self.phases.lock().unwrap_or_else(PoisonError::into_inner);
-        let previous = phases.insert((namespace.to_owned(), name.to_owned()), label);
-        if previous == Some(label) {
+        let previous = phases.insert((namespace.to_owned(), name.to_owned()), now.clone());
+        if previous.as_ref() == Some(&now) {
             return;
         }
-        if let Some(previous) = previous {
-            self.tests.with_label_values(&[previous]).dec();
+        if let Some(previous) = &previous {
+            self.unrecord(namespace, name, previous);
         }
-        self.tests.with_label_values(&[label]).inc();
+        self.tests.with_label_values(&[now.phase]).inc();
+        if let Some(reason) = &now.result {
+            self.test_result
+                .with_label_values(&[namespace, name, now.phase, reason])
+                .set(1);
+        }
+    }
+
+    /// Takes back what `recorded` added to the gauges.
+    fn unrecord(&self, namespace: &str, name: &str, recorded: &Recorded) {
+        self.tests.with_label_values(&[recorded.phase]).dec();
+        if let Some(reason) = &recorded.result {
+            // An absent series is not an error worth reporting.
+            let _ =
+                self.test_result
+                    .remove_label_values(&[namespace, name, recorded.phase, reason]);
+        }
     }
 
     /// Forgets a LocustTest that was deleted; does nothing for a test never recorded.
     pub fn forget(&self, namespace: &str, name: &str) {
         let mut phases = self.phases.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(previous) = phases.remove(&(namespace.to_owned(), name.to_owned())) {
-            self.tests.with_label_values(&[previous]).dec();
+            self.unrecord(namespace, name, &previous);
         }
     }
 
@@ -287,6 +332,7 @@ impl Metrics {
         for phase in PHASE_LABELS {
             self.tests.with_label_values(&[phase]).set(0);
         }
+        self.test_result.reset();
     }
 
     /// How many LocustTests are recorded in `phase` (`None`: without a phase).
@@ -316,6 +362,15 @@ impl Metrics {
     pub fn content_type(&self) -> &'static str {
         prometheus::TEXT_FORMAT
     }
+}
+
+/// What [`Metrics::set_phase`] recorded for one test.
+#[derive(Debug, Clone, PartialEq)]
+struct Recorded {
+    /// The `phase` label.
+    phase: &'static str,
+    /// The `Ready` reason of a finished test (its `test_result` series).
+    result: Option<String>,
 }
 
 /// Whether the operator is ready: the controller's caches have synced and the webhook
@@ -439,19 +494,19 @@ mod tests {
     #[test]
     fn phases_are_counted_per_test() {
         let m = metrics();
-        m.set_phase("a", "t1", None);
-        m.set_phase("a", "t2", Some(Phase::Pending));
+        m.set_phase("a", "t1", None, "");
+        m.set_phase("a", "t2", Some(Phase::Pending), "ResourcesPending");
         assert_eq!(m.tests_in_phase(None), 1);
         assert_eq!(m.tests_in_phase(Some(Phase::Pending)), 1);
-        m.set_phase("a", "t1", Some(Phase::Running));
-        m.set_phase("a", "t1", Some(Phase::Running));
-        m.set_phase("b", "t1", Some(Phase::Running));
+        m.set_phase("a", "t1", Some(Phase::Running), "ResourcesCreated");
+        m.set_phase("a", "t1", Some(Phase::Running), "ResourcesCreated");
+        m.set_phase("b", "t1", Some(Phase::Running), "ResourcesCreated");
         assert_eq!(m.tests_in_phase(None), 0);
         assert_eq!(m.tests_in_phase(Some(Phase::Running)), 2);
         m.forget("a", "t1");
         m.forget("a", "never-seen");
         assert_eq!(m.tests_in_phase(Some(Phase::Running)), 1);
-        m.set_phase("b", "t1", Some(Phase::Succeeded));
+        m.set_phase("b", "t1", Some(Phase::Succeeded), "TestSucceeded");
         assert_eq!(m.tests_in_phase(Some(Phase::Running)), 0);
         assert_eq!(m.tests_in_phase(Some(Phase::Succeeded)), 1);
         m.forget_all();
@@ -460,11 +515,46 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_test_has_one_result_series_until_it_is_deleted() {
+        let m = metrics();
+        let series = |m: &Metrics| -> Vec<String> {
+            let text = m.render().expect("renders");
+            text.lines()
+                .filter(|l| l.starts_with("locust_operator_test_result{"))
+                .map(str::to_owned)
+                .collect()
+        };
+        m.set_phase("load", "t", Some(Phase::Running), "ResourcesCreated");
+        assert!(series(&m).is_empty(), "a running test has no result");
+        m.set_phase("load", "t", Some(Phase::Failed), "ThresholdsBreached");
+        m.set_phase("load", "ok", Some(Phase::Succeeded), "TestSucceeded");
+        assert_eq!(
+            series(&m),
+            [
+                "locust_operator_test_result{namespace=\"load\",phase=\"Failed\",reason=\"ThresholdsBreached\",test=\"t\"} 1",
+                "locust_operator_test_result{namespace=\"load\",phase=\"Succeeded\",reason=\"TestSucceeded\",test=\"ok\"} 1",
+            ]
+        );
+        // A changed reason replaces the series; deleting the test removes it.
+        m.set_phase("load", "t", Some(Phase::Failed), "TestFailed");
+        assert_eq!(series(&m).len(), 2);
+        assert!(
+            series(&m)[0].contains("reason=\"TestFailed\""),
+            "{:?}",
+            series(&m)
+        );
+        m.forget("load", "t");
+        assert_eq!(series(&m).len(), 1);
+        m.forget_all();
+        assert!(series(&m).is_empty());
+    }
+
+    #[test]
     fn renders_every_metric_with_the_prefix() {
         let m = metrics();
         m.reconcile_succeeded(Duration::from_millis(3));
         m.reconcile_failed("kube", Duration::from_millis(40));
-        m.set_phase("load", "t", Some(Phase::Running));
+        m.set_phase("load", "t", Some(Phase::Running), "ResourcesCreated");
         m.observe_webhook(
             Webhook::Validate,
             WebhookResult::Denied,
@@ -475,6 +565,7 @@ mod tests {
             "locust_operator_reconcile_total{result=\"success\"} 1",
             "locust_operator_reconcile_total{result=\"error\"} 1",
             "locust_operator_reconcile_errors_total{reason=\"kube\"} 1",
+            "locust_operator_reconcile_errors_total{reason=\"NotLeader\"} 0",
             "locust_operator_reconcile_duration_seconds_count 2",
             "locust_operator_tests{phase=\"Running\"} 1",
             "locust_operator_tests{phase=\"Pending\"} 0",
@@ -507,30 +598,88 @@ mod tests {
         assert!(m.content_type().starts_with("text/plain"));
     }
 
+    /// An answer of a running master with two endpoints (times in ms).
+    fn answer() -> crate::locust::MasterStats {
+        crate::locust::parse_stats(
+            br#"{"state": "running", "user_count": 40, "worker_count": 3, "total_rps": 12.5,
+                 "fail_ratio": 0.1, "stats": [
+                {"method": "GET", "name": "/a \"quoted\"", "num_requests": 6, "num_failures": 0,
+                 "avg_response_time": 10.0, "median_response_time": 10,
+                 "response_time_percentile_0.95": 20, "response_time_percentile_0.99": 30},
+                {"method": "POST", "name": "/b", "num_requests": 4, "num_failures": 1,
+                 "avg_response_time": 35.0, "median_response_time": 30,
+                 "response_time_percentile_0.95": 50, "response_time_percentile_0.99": 60},
+                {"method": null, "name": "Aggregated", "num_requests": 10, "num_failures": 1,
+                 "avg_response_time": 20.0, "median_response_time": 10,
+                 "response_time_percentile_0.95": 50, "response_time_percentile_0.99": 60}]}"#,
+        )
+        .expect("parses")
+    }
+
     #[test]
-    fn per_test_gauges_follow_the_master_and_go_away() {
+    fn per_test_series_follow_the_master_and_go_away() {
         let m = metrics();
-        let g = m.test_gauges();
-        let live = crate::locust::LiveStats {
-            users: 40,
-            rps: 12.5,
-            failure_ratio: 0.1,
-            connected_workers: 3,
-        };
-        g.set("load", "checkout", &live);
+        let t = m.test_metrics();
+        t.set(
+            "load",
+            "checkout",
+            TestCounters::new(None).observe(&answer()),
+        );
         let text = m.render().expect("renders");
+        let l = "namespace=\"load\",test=\"checkout\"";
         for expected in [
-            "locust_operator_test_users{namespace=\"load\",test=\"checkout\"} 40",
-            "locust_operator_test_requests_per_second{namespace=\"load\",test=\"checkout\"} 12.5",
-            "locust_operator_test_failure_ratio{namespace=\"load\",test=\"checkout\"} 0.1",
-            "locust_operator_test_connected_workers{namespace=\"load\",test=\"checkout\"} 3",
+            format!("locust_operator_test_users{{{l}}} 40"),
+            format!("locust_operator_test_requests_per_second{{{l}}} 12.5"),
+            format!("locust_operator_test_failure_ratio{{{l}}} 0.1"),
+            format!("locust_operator_test_connected_workers{{{l}}} 3"),
+            format!("locust_operator_test_requests_total{{{l}}} 10"),
+            format!("locust_operator_test_failures_total{{{l}}} 1"),
+            "# TYPE locust_operator_test_requests_total counter".into(),
+            "# TYPE locust_operator_test_response_time_seconds summary".into(),
+            format!("locust_operator_test_response_time_seconds{{{l},quantile=\"0.5\"}} 0.01"),
+            format!("locust_operator_test_response_time_seconds{{{l},quantile=\"0.95\"}} 0.05"),
+            format!("locust_operator_test_response_time_seconds{{{l},quantile=\"0.99\"}} 0.06"),
+            format!("locust_operator_test_response_time_seconds_sum{{{l}}} 0.2"),
+            format!("locust_operator_test_response_time_seconds_count{{{l}}} 10"),
         ] {
-            assert!(text.contains(expected), "{expected} in\n{text}");
+            assert!(text.contains(&expected), "{expected} in\n{text}");
         }
-        g.remove("load", "checkout");
-        g.remove("load", "never-seen");
+        assert!(
+            !text.contains("endpoint"),
+            "per-endpoint series are off:\n{text}"
+        );
+        t.remove("load", "checkout");
+        t.remove("load", "never-seen");
         let text = m.render().expect("renders");
         assert!(!text.contains("checkout"), "{text}");
+    }
+
+    #[test]
+    fn per_endpoint_series_are_capped() {
+        let m = metrics();
+        let t = m.test_metrics();
+        t.set(
+            "load",
+            "shop",
+            TestCounters::new(Some(1)).observe(&answer()),
+        );
+        let text = m.render().expect("renders");
+        let l = "namespace=\"load\",test=\"shop\"";
+        let e = format!("method=\"GET\",name=\"/a \\\"quoted\\\"\",{l}");
+        for expected in [
+            format!("locust_operator_test_endpoint_requests_total{{{e}}} 6"),
+            format!("locust_operator_test_endpoint_failures_total{{{e}}} 0"),
+            format!(
+                "locust_operator_test_endpoint_response_time_seconds{{{e},quantile=\"0.95\"}} 0.02"
+            ),
+            format!("locust_operator_test_endpoint_response_time_seconds_count{{{e}}} 6"),
+            format!("locust_operator_test_endpoints_dropped{{{l}}} 1"),
+        ] {
+            assert!(text.contains(&expected), "{expected} in\n{text}");
+        }
+        assert!(!text.contains("/b"), "over the cap:\n{text}");
+        t.reset();
+        assert!(!m.render().expect("renders").contains("shop"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries our tests and `make demo` run, the OpenTelemetry
-# Collector of tests/integration/locust_otel.rs and the kstatus reader of tests/integration/gitops_health.rs, from
+# Collector of tests/integration/locust_otel.rs, the kstatus reader of
+# tests/integration/gitops_health.rs and the Prometheus server and promtool of
+# tests/integration/observability.rs, from
 # their Go modules, into a cache folder keyed by version, skipping whatever is already
 # built, and links them into target/k8s-bin/.
 # Versions are pinned here and in the go.mod files beside this script.
@@ -19,6 +21,11 @@ OTELCOL_VERSION=$OTELCOL_VERSION-$(cat "$here/otelcol/main.go" "$here/otelcol/go
 # kstatus (tests/cluster/kstatus): cli-utils' version, and a hash of the wrapper.
 KSTATUS_VERSION=$(awk '$1 == "sigs.k8s.io/cli-utils" {print $2}' "$here/kstatus/go.mod")
 KSTATUS_VERSION=$KSTATUS_VERSION-$(cat "$here/kstatus/main.go" "$here/kstatus/go.mod" | sha256sum | cut -c1-8)
+
+# Prometheus (its Go module's v0.3xx.y is the server's 3.xx.y), built without service
+# discovery plugins (static configs only) and without the embedded web UI.
+PROMETHEUS_VERSION=v0.316.0
+PROMETHEUS_SERVER_VERSION=$(echo "$PROMETHEUS_VERSION" | sed -E 's/^v0\.30?([0-9]+)\./3.\1./')
 
 cache=${LOCUST_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/locust-k8s-operator}
 links=${K8S_BIN_DIR:-$root/target/k8s-bin}
@@ -53,7 +60,7 @@ kv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
  -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION \
  -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 
-want=${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm otelcol kstatus}
+want=${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm otelcol kstatus prometheus promtool}
 for b in $want; do
   case $b in
     etcd) build etcd "$ETCD_VERSION" "$here/etcd" . ;;
@@ -70,6 +77,9 @@ for b in $want; do
       "-k8s1.$minor" ;;
     otelcol) build otelcol "$OTELCOL_VERSION" "$here/otelcol" . ;;
     kstatus) build kstatus "$KSTATUS_VERSION" "$here/kstatus" . ;;
+    prometheus|promtool) GOFLAGS="$GOFLAGS -tags=remove_all_sd" build "$b" "$PROMETHEUS_VERSION" "" \
+      "github.com/prometheus/prometheus/cmd/$b" \
+      "-X github.com/prometheus/common/version.Version=$PROMETHEUS_SERVER_VERSION" -nosd ;;
     *) echo "build.sh: unknown binary $b" >&2; exit 2 ;;
   esac
 done

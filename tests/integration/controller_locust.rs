@@ -596,12 +596,30 @@ async fn runs_are_judged_from_locusts_numbers_and_their_report_is_kept() {
         done.message
     );
 
-    // Finished tests have no series left.
+    // Finished tests have no live series left, only their result (until deleted).
     let (_, body) = http_get(health, "/metrics").await.expect("metrics");
+    let ours = format!("namespace=\"{ns}\"");
     assert!(
-        !body.contains(&format!("namespace=\"{ns}\"")),
-        "no per-test series after the tests ended"
+        !body
+            .lines()
+            .any(|l| l.contains(&ours) && !l.starts_with("locust_operator_test_result{")),
+        "no live per-test series after the tests ended:\n{body}"
     );
+    for (test, reason) in [
+        ("failed", "TestFailed"),
+        ("strict", "ThresholdsBreached"),
+        ("lenient", "TestSucceeded"),
+    ] {
+        let phase = if test == "lenient" {
+            "Succeeded"
+        } else {
+            "Failed"
+        };
+        let series = format!(
+            "locust_operator_test_result{{{ours},phase=\"{phase}\",reason=\"{reason}\",test=\"{test}\"}}"
+        );
+        assert_eq!(common::sample(&body, &series), 1.0, "{series} in\n{body}");
+    }
     operator.assert_running();
     eprintln!("whole test {:?}", t0.elapsed());
 }

@@ -36,6 +36,7 @@ mod locust_otel;
 mod locust_real;
 mod locust_web_auth;
 mod namespace_delete;
+mod observability;
 mod pod_extensions;
 mod secure_metrics;
 mod test_files;

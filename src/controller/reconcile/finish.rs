@@ -228,7 +228,7 @@ impl Run<'_> {
     }
 
     /// Writes the status through the status subresource by server-side apply, only when
-    /// it changed; the phase gauge follows.
+    /// it changed; the phase gauge and a finished test's result series follow.
     pub(super) async fn write_status(&self, new: &LocustTestStatus) -> Result<(), Error> {
         if &self.previous != new {
             let api: Api<LocustTest> = Api::namespaced(self.ctx.writer()?.clone(), &self.ns);
@@ -243,7 +243,9 @@ impl Run<'_> {
                 .map_err(Error::kube("writing the status"))?;
             self.ctx.remember_status(self.test, new);
         }
-        self.ctx.metrics.set_phase(&self.ns, &self.name, new.phase);
+        let ready = conditions::find(&new.conditions, conditions::READY);
+        let reason = ready.map_or("", |c| c.reason.as_str());
+        (self.ctx.metrics).set_phase(&self.ns, &self.name, new.phase, reason);
         Ok(())
     }
 }

@@ -15,8 +15,9 @@ pub fn free_port() -> std::io::Result<u16> {
 /// How long [`http_get`] waits for a whole answer.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A plain HTTP/1.1 `GET path` on `addr`: `(status, body)`, or what went wrong (also when
-/// no whole answer came within 5 s).
+/// A plain `GET path` on `addr`: `(status, body)`, or what went wrong (also when no whole
+/// answer came within 5 s). An HTTP/1.0 request, so the answer is never chunked (Go
+/// servers such as Prometheus chunk big HTTP/1.1 answers).
 pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
     tokio::time::timeout(HTTP_TIMEOUT, get(addr, path))
         .await
@@ -27,7 +28,7 @@ async fn get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connecting to {addr}: {e}"))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .await
