@@ -51,7 +51,7 @@ cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm and the OTel Collector 
 test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --test cli
-	$(CARGO) test -p olm-bundle --test bundle
+	$(CARGO) test -p olm-bundle --test bundle --test metadata
 	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs
 
 test-integration: cluster-bins locust olm-bins ## Integration tests against a real local control plane
@@ -117,13 +117,16 @@ CHART_DIR := charts/locust-k8s-operator
 HELM ?= $(K8S_BIN_DIR)/helm
 
 .PHONY: chart chart-lint
-chart: ## Copy the CRD and config/rbac into the chart, set its version to Cargo.toml's (a test fails when stale)
+chart: ## Copy the CRD and config/rbac into the chart; version, image and repository URLs from Cargo.toml (a test fails when stale)
 	mkdir -p $(CHART_DIR)/files/crd $(CHART_DIR)/files/rbac
 	cp crd/locusttests.locust.io.yaml $(CHART_DIR)/files/crd/
 	rm -f $(CHART_DIR)/files/rbac/*.yaml && cp config/rbac/*.yaml $(CHART_DIR)/files/rbac/
-	v=$$(sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1) && \
-	  sed -i -e "s/^version: .*/version: $$v/" -e "s/^appVersion: .*/appVersion: \"$$v\"/" \
-	    -e "s|\(image: ghcr.io/locust-k8s-operator/locust-k8s-operator:\).*|\1$$v|" $(CHART_DIR)/Chart.yaml
+	eval "$$(scripts/release/env.sh)" && \
+	  raw="$${REPOSITORY/https:\/\/github.com\//https://raw.githubusercontent.com/}" && \
+	  sed -i -e "s/^version: .*/version: $$VERSION/" -e "s/^appVersion: .*/appVersion: \"$$VERSION\"/" \
+	    -e "s|\(image: \)[^ ]*/locust-k8s-operator:.*|\1$$IMAGE:$$VERSION|" \
+	    -e "s|https://github\.com/[^/]*/[^/ ]*|$$REPOSITORY|g" \
+	    -e "s|https://raw\.githubusercontent\.com/[^/]*/[^/]*/|$$raw/|" $(CHART_DIR)/Chart.yaml
 
 chart-lint: cluster-bins ## helm lint the chart (strict) with its default and documented values
 	$(HELM) lint --strict $(CHART_DIR)
@@ -168,8 +171,9 @@ check-image: lint-docker check-static check-static-cluster check-arm64 ## Everyt
 REPO_GEN := $(CARGO) run -q -p repo-gen --
 .PHONY: changelog check-changelog chart-docs kustomize
 
-changelog: ## Regenerate CHANGELOG.md from the Conventional Commits up to HEAD (records HEAD)
+changelog: ## Regenerate CHANGELOG.md up to HEAD (records HEAD and its date), then the bundle (createdAt is that date)
 	$(REPO_GEN) changelog
+	$(MAKE) --no-print-directory bundle
 
 check-changelog: ## Fail unless CHANGELOG.md is what the history gives up to the commit it records
 	$(REPO_GEN) --check changelog
