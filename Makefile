@@ -52,7 +52,7 @@ test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --test cli
 	$(CARGO) test -p olm-bundle --test bundle --test metadata
-	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs
+	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs --test release
 
 test-integration: cluster-bins locust olm-bins ## Integration tests against a real local control plane
 	$(CARGO) test --workspace --tests -- --test-threads=2
@@ -183,3 +183,50 @@ chart-docs: ## Regenerate the values table of the chart README from values.yaml'
 
 kustomize: cluster-bins ## Regenerate deploy/kustomize/ (kubectl apply --server-side -k) from the chart's defaults
 	$(REPO_GEN) --helm $(HELM) kustomize
+
+# ---- Release (scripts/release/, .github/workflows/release.yml, CONTRIBUTING.md "Releasing") ----
+# The steps the release workflow runs on a tag too (`make release-check` fails when the
+# workflow and this list differ). Their files go to $(DIST).
+DIST ?= $(TARGET_DIR)/dist
+export DIST
+RELEASE_STEPS := release-check release-binaries release-sbom release-chart release-bundle \
+                 release-notes release-checksums
+RELEASE := scripts/release/steps.sh
+.PHONY: release-env release-dry-run release-workflow-check release-local-publish $(RELEASE_STEPS)
+
+release-env: ## Print the release's names (version, tag, repository, images, chart repository) from Cargo.toml
+	@scripts/release/env.sh
+
+release-check: ## TAG (default v<version>) = Cargo.toml = chart = CSV = bundle; changelog current; the workflow runs RELEASE_STEPS
+	$(REPO_GEN) --tag $(or $(TAG),v$$(scripts/release/env.sh | sed -n 's/^VERSION=//p')) release-check
+	$(CARGO) run -q -p olm-bundle -- --check $(CURDIR)
+
+release-binaries: ## Static musl binaries for linux/amd64 and linux/arm64 into $(DIST), checked (arm64 under qemu-user)
+	$(RELEASE) binaries
+
+release-sbom: ## CycloneDX SBOMs (cargo-cyclonedx from crates.io, cached) per architecture, checked against Cargo.lock
+	$(RELEASE) sbom
+
+release-chart: ## helm package with the release version, helm lint --strict of the package, metadata checked
+	tests/cluster/build.sh helm
+	$(RELEASE) chart
+
+release-bundle: olm-bins ## The committed bundle is current, operator-sdk validates it and lists its scorecard; bundle tarball
+	$(RELEASE) bundle
+
+release-notes: ## RELEASE-NOTES.md: TAG's changelog section, from the history like CHANGELOG.md
+	$(RELEASE) notes
+
+release-checksums: ## SHA256SUMS of the release files, verified
+	$(RELEASE) checksums
+
+release-workflow-check: ## actionlint (Go module, cached by version) on .github/workflows
+	tests/cluster/build.sh actionlint
+	$(RELEASE) workflow
+
+release-local-publish: ## OCI images (crane, no Docker) and the chart pushed to a registry on 127.0.0.1, pulled back, signed (cosign, generated key)
+	tests/cluster/build.sh crane cosign
+	$(RELEASE) local-publish
+
+release-dry-run: $(RELEASE_STEPS) release-workflow-check release-local-publish ## Every release step that needs no real registry, each output checked
+	@echo "release-dry-run: ok: $$(ls $(DIST) | paste -sd' ')"

@@ -3,11 +3,13 @@
 //!
 //! - [`changelog`]: CHANGELOG.md from the Conventional Commits of the git history;
 //! - [`values_docs`]: the values table of the chart README from values.yaml's comments;
-//! - [`kustomize`]: `deploy/kustomize/`, the chart rendered for `kubectl apply -k`.
+//! - [`kustomize`]: `deploy/kustomize/`, the chart rendered for `kubectl apply -k`;
+//! - [`release`]: the release checks of `make release-dry-run` and the release workflow.
 
 pub mod changelog;
 pub mod error;
 pub mod kustomize;
+pub mod release;
 pub mod values_docs;
 
 use std::collections::BTreeMap;

@@ -1,24 +1,36 @@
 //! `repo-gen [--check] [--root DIR] [--helm PATH] <changelog|chart-docs|kustomize>`:
-//! writes (or, with `--check`, verifies) one of the repository's generated files.
+//! writes (or, with `--check`, verifies) one of the repository's generated files;
+//! `repo-gen [--tag TAG] [--file FILE] <release-notes|release-check|release-sbom|release-chart>`
+//! prints the release notes or runs a release check (`make release-dry-run`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use repo_gen::{GenError, changelog, check_dir, kustomize, values_docs, write_dir};
+use repo_gen::error::read;
+use repo_gen::{GenError, changelog, check_dir, kustomize, release, values_docs, write_dir};
 
 const USAGE: &str =
     "usage: repo-gen [--check] [--root DIR] [--helm PATH] <changelog|chart-docs|kustomize>
+       repo-gen [--root DIR] [--tag TAG] [--file FILE] <release-notes|release-check|release-sbom|release-chart>
 
   changelog   CHANGELOG.md from the Conventional Commits up to HEAD (--check: current up to
               the commit it records)
   chart-docs  the values table of charts/locust-k8s-operator/README.md from values.yaml
-  kustomize   deploy/kustomize/ from `helm template` of the chart (--helm, default: helm)";
+  kustomize   deploy/kustomize/ from `helm template` of the chart (--helm, default: helm)
+
+  release-notes  print TAG's changelog section (default tag: v<Cargo.toml version>)
+  release-check  the names in the chart, CSV and bundle agree with Cargo.toml and TAG, the
+                 changelog is current, the release workflow runs the dry run's steps
+  release-sbom   FILE is a CycloneDX SBOM (JSON) of the operator matching Cargo.lock
+  release-chart  FILE is `helm show chart` of the packaged chart, with the release version";
 
 struct Args {
     check: bool,
     root: PathBuf,
     helm: PathBuf,
+    tag: Option<String>,
+    file: Option<PathBuf>,
     what: String,
 }
 
@@ -27,6 +39,8 @@ fn parse() -> Result<Args, String> {
         check: false,
         root: PathBuf::from("."),
         helm: PathBuf::from("helm"),
+        tag: None,
+        file: None,
         what: String::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -35,6 +49,8 @@ fn parse() -> Result<Args, String> {
             "--check" => args.check = true,
             "--root" => args.root = it.next().ok_or("--root needs a folder")?.into(),
             "--helm" => args.helm = it.next().ok_or("--helm needs a path")?.into(),
+            "--tag" => args.tag = Some(it.next().ok_or("--tag needs a tag like v1.2.3")?),
+            "--file" => args.file = Some(it.next().ok_or("--file needs a path")?.into()),
             "-h" | "--help" => return Err(String::new()),
             what if args.what.is_empty() && !what.starts_with('-') => args.what = what.to_owned(),
             other => return Err(format!("unexpected argument `{other}`")),
@@ -86,9 +102,65 @@ fn run(args: &Args) -> Result<Vec<String>, GenError> {
                 Ok(Vec::new())
             }
         }
+        what if what.starts_with("release-") => release(args),
         other => Err(GenError::Invalid {
             path: PathBuf::from(other),
             message: format!("unknown generator\n{USAGE}"),
+        }),
+    }
+}
+
+/// The release commands: notes on stdout, or the problems a check found.
+fn release(args: &Args) -> Result<Vec<String>, GenError> {
+    let root = &args.root;
+    let rel = release::Release::read(root)?;
+    let file = || -> Result<(PathBuf, String), GenError> {
+        let path = args.file.clone().ok_or_else(|| GenError::Invalid {
+            path: PathBuf::from(&args.what),
+            message: "needs --file".to_owned(),
+        })?;
+        let text = read(&path)?;
+        Ok((path, text))
+    };
+    let parse = |path: &PathBuf, text: &str| -> Result<serde_json::Value, GenError> {
+        serde_saphyr::from_str(text).map_err(|e| GenError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })
+    };
+    match args.what.as_str() {
+        "release-notes" => {
+            let tag = args.tag.clone().unwrap_or_else(|| rel.tag());
+            print!("{}", changelog::release_notes(root, &tag, "HEAD")?);
+            Ok(Vec::new())
+        }
+        "release-check" => {
+            let mut problems = release::check_names(root, &rel, args.tag.as_deref())?;
+            problems.extend(changelog::check(root)?);
+            let workflow = read(&root.join(release::WORKFLOW))?;
+            let makefile = read(&root.join("Makefile"))?;
+            problems.extend(release::check_workflow(&workflow, &makefile, &rel));
+            Ok(problems)
+        }
+        "release-sbom" => {
+            let (path, text) = file()?;
+            let sbom = parse(&path, &text)?;
+            let cargo_toml = read(&root.join("Cargo.toml"))?;
+            let cargo_lock = read(&root.join("Cargo.lock"))?;
+            Ok(release::check_sbom(&sbom, &cargo_toml, &cargo_lock, &rel))
+        }
+        "release-chart" => {
+            let (path, text) = file()?;
+            let chart = parse(&path, &text)?;
+            Ok(release::check_chart_metadata(
+                &chart,
+                &rel,
+                "the packaged chart",
+            ))
+        }
+        other => Err(GenError::Invalid {
+            path: PathBuf::from(other),
+            message: format!("unknown release command\n{USAGE}"),
         }),
     }
 }
@@ -132,10 +204,14 @@ fn main() -> ExitCode {
             for p in problems {
                 eprintln!("repo-gen: {p}");
             }
-            eprintln!(
-                "repo-gen: run `make {}` and commit the result",
-                make_target(&args.what)
-            );
+            if args.what.starts_with("release-") {
+                eprintln!("repo-gen: {} failed: fix what is named above", args.what);
+            } else {
+                eprintln!(
+                    "repo-gen: run `make {}` and commit the result",
+                    make_target(&args.what)
+                );
+            }
             ExitCode::FAILURE
         }
         Err(e) => {
