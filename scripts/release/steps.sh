@@ -36,7 +36,7 @@ binaries)
   [[ "$version_line" == *" $VERSION" ]] || fail "--version printed '$version_line', expected version $VERSION"
   # The other architecture's binary runs under qemu-user and prints the same.
   ARM64_BIN="$dist/locust-k8s-operator-linux-arm64" NATIVE_BIN="$native" scripts/image/check-arm64.sh >&2
-  say "ok: $(cd "$dist" && ls locust-k8s-operator-linux-*) ($version_line)"
+  say "ok: locust-k8s-operator-linux-amd64, locust-k8s-operator-linux-arm64 ($version_line)"
   ;;
 sbom)
   # CycloneDX 1.5 SBOM of the operator crate, from Cargo.lock's resolution for each
