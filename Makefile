@@ -66,8 +66,8 @@ cluster-bins: ## Build etcd, kube-*, kubectl, kwok, helm, the OTel Collector, ks
 test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --test integration cli::
-	$(CARGO) test -p olm-bundle --test bundle
-	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs --test book
+	$(CARGO) test -p olm-bundle --test bundle --test metadata
+	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs --test book --test release
 
 test-integration: cluster-bins locust olm-bins ## Integration tests against a real local control plane
 	$(CARGO) test --workspace --tests -- --test-threads=2
@@ -132,16 +132,19 @@ CHART_DIR := charts/locust-k8s-operator
 HELM ?= $(K8S_BIN_DIR)/helm
 
 .PHONY: chart chart-lint
-chart: ## Copy the CRD, config/rbac, the alerting rules and the Grafana dashboard into the chart, set its version to Cargo.toml's (a test fails when stale)
+chart: ## Copy the CRD, config/rbac, the alerting rules and the Grafana dashboard into the chart; version, image and repository URLs from Cargo.toml (a test fails when stale)
 	mkdir -p $(CHART_DIR)/files/crd $(CHART_DIR)/files/rbac
 	cp crd/locusttests.locust.io.yaml $(CHART_DIR)/files/crd/
 	rm -f $(CHART_DIR)/files/rbac/*.yaml && cp config/rbac/*.yaml $(CHART_DIR)/files/rbac/
 	mkdir -p $(CHART_DIR)/files/prometheus $(CHART_DIR)/files/grafana
 	cp config/prometheus/rules.yaml $(CHART_DIR)/files/prometheus/
 	cp config/grafana/locust-k8s-operator.json $(CHART_DIR)/files/grafana/
-	v=$$(sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1) && \
-	  sed -i -e "s/^version: .*/version: $$v/" -e "s/^appVersion: .*/appVersion: \"$$v\"/" \
-	    -e "s|\(image: ghcr.io/locust-k8s-operator/locust-k8s-operator:\).*|\1$$v|" $(CHART_DIR)/Chart.yaml
+	eval "$$(scripts/release/env.sh)" && \
+	  raw="$${REPOSITORY/https:\/\/github.com\//https://raw.githubusercontent.com/}" && \
+	  sed -i -e "s/^version: .*/version: $$VERSION/" -e "s/^appVersion: .*/appVersion: \"$$VERSION\"/" \
+	    -e "s|\(image: \)[^ ]*/locust-k8s-operator:.*|\1$$IMAGE:$$VERSION|" \
+	    -e "s|https://github\.com/[^/]*/[^/ ]*|$$REPOSITORY|g" \
+	    -e "s|https://raw\.githubusercontent\.com/[^/]*/[^/]*/|$$raw/|" $(CHART_DIR)/Chart.yaml
 
 chart-lint: cluster-bins ## helm lint the chart (strict) with its default and documented values
 	$(HELM) lint --strict $(CHART_DIR)
@@ -186,8 +189,9 @@ check-image: lint-docker check-static check-static-cluster check-arm64 ## Everyt
 REPO_GEN := $(CARGO) run -q -p repo-gen --
 .PHONY: changelog check-changelog chart-docs kustomize
 
-changelog: ## Regenerate CHANGELOG.md from the Conventional Commits up to HEAD (records HEAD)
+changelog: ## Regenerate CHANGELOG.md up to HEAD (records HEAD and its date), then the bundle (createdAt is that date)
 	$(REPO_GEN) changelog
+	$(MAKE) --no-print-directory bundle
 
 check-changelog: ## Fail unless CHANGELOG.md is what the history gives up to the commit it records
 	$(REPO_GEN) --check changelog
@@ -197,3 +201,50 @@ chart-docs: ## Regenerate the values table of the chart README from values.yaml'
 
 kustomize: cluster-bins ## Regenerate deploy/kustomize/ (kubectl apply --server-side -k) from the chart's defaults
 	$(REPO_GEN) --helm $(HELM) kustomize
+
+# ---- Release (scripts/release/, .github/workflows/release.yml, CONTRIBUTING.md "Releasing") ----
+# The steps the release workflow runs on a tag too (`make release-check` fails when the
+# workflow and this list differ). Their files go to $(DIST).
+DIST ?= $(TARGET_DIR)/dist
+export DIST
+RELEASE_STEPS := release-check release-binaries release-sbom release-chart release-bundle \
+                 release-notes release-checksums
+RELEASE := scripts/release/steps.sh
+.PHONY: release-env release-dry-run release-workflow-check release-local-publish $(RELEASE_STEPS)
+
+release-env: ## Print the release's names (version, tag, repository, images, chart repository) from Cargo.toml
+	@scripts/release/env.sh
+
+release-check: ## TAG (default v<version>) = Cargo.toml = chart = CSV = bundle; changelog current; the workflow runs RELEASE_STEPS
+	$(REPO_GEN) --tag $(or $(TAG),v$$(scripts/release/env.sh | sed -n 's/^VERSION=//p')) release-check
+	$(CARGO) run -q -p olm-bundle -- --check $(CURDIR)
+
+release-binaries: ## Static musl binaries for linux/amd64 and linux/arm64 into $(DIST), checked (arm64 under qemu-user)
+	$(RELEASE) binaries
+
+release-sbom: ## CycloneDX SBOMs (cargo-cyclonedx from crates.io, cached) per architecture, checked against Cargo.lock
+	$(RELEASE) sbom
+
+release-chart: ## helm package with the release version, helm lint --strict of the package, metadata checked
+	tests/cluster/build.sh helm
+	$(RELEASE) chart
+
+release-bundle: olm-bins ## The committed bundle is current, operator-sdk validates it and lists its scorecard; bundle tarball
+	$(RELEASE) bundle
+
+release-notes: ## RELEASE-NOTES.md: TAG's changelog section, from the history like CHANGELOG.md
+	$(RELEASE) notes
+
+release-checksums: ## SHA256SUMS of the release files, verified
+	$(RELEASE) checksums
+
+release-workflow-check: ## actionlint (Go module, cached by version) on .github/workflows
+	tests/cluster/build.sh actionlint
+	$(RELEASE) workflow
+
+release-local-publish: ## OCI images (crane, no Docker) and the chart pushed to a registry on 127.0.0.1, pulled back, signed (cosign, generated key)
+	tests/cluster/build.sh crane cosign
+	$(RELEASE) local-publish
+
+release-dry-run: $(RELEASE_STEPS) release-workflow-check release-local-publish ## Every release step that needs no real registry, each output checked
+	@echo "release-dry-run: ok: $$(ls $(DIST) | paste -sd' ')"

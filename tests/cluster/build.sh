@@ -4,7 +4,8 @@
 # tests/integration/gitops_health.rs and the Prometheus server and promtool of
 # tests/integration/observability.rs, from
 # their Go modules, into a cache folder keyed by version, skipping whatever is already
-# built, and links them into target/k8s-bin/.
+# built, and links them into target/k8s-bin/. On request only (not in the default list):
+# the release tools actionlint, crane and cosign (make release-dry-run).
 # Versions are pinned here and in the go.mod files beside this script.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +15,10 @@ KUBE_VERSION=$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/
 ETCD_VERSION=$(sed -n 's/^require go.etcd.io\/etcd\/server\/v3 \(v[0-9.]*\)$/\1/p' "$here/etcd/go.mod")
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v3.22.0
+# Release tools (make release-dry-run, scripts/release/): not built by default.
+ACTIONLINT_VERSION=v1.7.12
+CRANE_VERSION=v0.22.1
+COSIGN_VERSION=v2.6.5
 # The collector's key also hashes its wrapper, so a changed component list rebuilds it.
 OTELCOL_VERSION=$(awk '$1 == "go.opentelemetry.io/collector/otelcol" {print $2}' "$here/otelcol/go.mod")
 OTELCOL_VERSION=$OTELCOL_VERSION-$(cat "$here/otelcol/main.go" "$here/otelcol/go.mod" | sha256sum | cut -c1-8)
@@ -80,6 +85,11 @@ for b in $want; do
     prometheus|promtool) GOFLAGS="$GOFLAGS -tags=remove_all_sd" build "$b" "$PROMETHEUS_VERSION" "" \
       "github.com/prometheus/prometheus/cmd/$b" \
       "-X github.com/prometheus/common/version.Version=$PROMETHEUS_SERVER_VERSION" -nosd ;;
+    actionlint) build actionlint "$ACTIONLINT_VERSION" "" github.com/rhysd/actionlint/cmd/actionlint \
+      "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" ;;
+    crane) build crane "$CRANE_VERSION" "" github.com/google/go-containerregistry/cmd/crane ;;
+    cosign) build cosign "$COSIGN_VERSION" "" github.com/sigstore/cosign/v2/cmd/cosign \
+      "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" ;;
     *) echo "build.sh: unknown binary $b" >&2; exit 2 ;;
   esac
 done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds operator-sdk (for `operator-sdk bundle validate`) from its Go module, pinned in
+# Builds operator-sdk (for `operator-sdk bundle validate`) and the scorecard's test program
+# from its Go module, pinned in
 # go.mod beside this script, into a cache folder keyed by version, skipping it when already
 # built; links it into target/k8s-bin/ with OLM's ClusterServiceVersion CRD (from the
 # operator-framework/api module operator-sdk uses), which tests/bundle.rs installs into the
@@ -34,6 +35,19 @@ if [ ! -x "$out/operator-sdk" ] || [ ! -f "$out/$csv_crd" ]; then
   rm -rf "$out" && mv "$out.tmp" "$out"
   echo "built operator-sdk $SDK_VERSION in $((SECONDS - start)) s" >&2
 fi
+# The scorecard's test program (the `scorecard-test` image's entrypoint), from the same
+# module: tools/olm-bundle/tests/scorecard.rs runs its bundle tests on bundle/ offline.
+sc_out="$cache/bin/scorecard-test-$SDK_VERSION"
+if [ ! -x "$sc_out/scorecard-test" ]; then
+  echo "building scorecard-test $SDK_VERSION (cached afterwards in $sc_out)" >&2
+  start=$SECONDS
+  rm -rf "$sc_out.tmp" && mkdir -p "$sc_out.tmp"
+  (cd "$here" && go build -tags containers_image_openpgp -ldflags "-s -w" \
+    -o "$sc_out.tmp/scorecard-test" github.com/operator-framework/operator-sdk/images/scorecard-test)
+  rm -rf "$sc_out" && mv "$sc_out.tmp" "$sc_out"
+  echo "built scorecard-test $SDK_VERSION in $((SECONDS - start)) s" >&2
+fi
 mkdir -p "$links/olm"
+ln -sfn "$sc_out/scorecard-test" "$links/scorecard-test"
 ln -sfn "$out/operator-sdk" "$links/operator-sdk"
 ln -sfn "$out/$csv_crd" "$links/olm/$csv_crd"

@@ -87,17 +87,65 @@ pub fn csv(src: &Sources) -> Result<Value, BundleError> {
         "icon",
         json!([{ "base64data": icon, "mediatype": "image/svg+xml" }]),
     )?;
-    set(
-        &mut csv,
-        "/spec",
-        "relatedImages",
-        json!([{ "name": src.package.name, "image": image }]),
-    )?;
+    for (key, value) in [
+        ("createdAt", &src.created_at),
+        ("repository", &src.repository),
+    ] {
+        set(&mut csv, "/metadata/annotations", key, json!(value))?;
+    }
+    links(&mut csv, src)?;
+    related_images(&mut csv, src, &image)?;
 
     owned_crd(&mut csv, src, &facts)?;
     install(&mut csv, src, &repo, &image)?;
     webhooks(&mut csv, &facts)?;
     Ok(csv)
+}
+
+/// `spec.links`: the source repository first, then the hand-written ones.
+fn links(csv: &mut Value, src: &Sources) -> Result<(), BundleError> {
+    let spec = at(csv, "/spec")?;
+    let mut links = vec![json!({ "name": "Source code", "url": src.repository })];
+    links.extend(
+        spec.get("links")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|l| l.get("url") != Some(&json!(src.repository)))
+            .cloned(),
+    );
+    set(spec, "", "links", Value::Array(links))
+}
+
+/// `spec.relatedImages`: the operator's image (tagged with the version) first, then the
+/// images `config/olm/csv.yaml` lists (what the operator's pods run by default), each
+/// with a name and a pinned tag or digest, for mirroring in disconnected clusters.
+fn related_images(csv: &mut Value, src: &Sources, image: &str) -> Result<(), BundleError> {
+    let spec = at(csv, "/spec")?;
+    let mut images = vec![json!({ "name": src.package.name, "image": image })];
+    for listed in spec
+        .get("relatedImages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = listed
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let reference = listed
+            .get("image")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let last = reference.rsplit('/').next().unwrap_or_default();
+        if name.is_empty() || !(last.contains(':') || reference.contains('@')) {
+            return Err(base_error(format!(
+                "spec.relatedImages: every entry needs a name and an image with a tag or digest, found {listed}"
+            )));
+        }
+        images.push(json!({ "name": name, "image": reference }));
+    }
+    set(spec, "", "relatedImages", Value::Array(images))
 }
 
 fn owned_crd(csv: &mut Value, src: &Sources, facts: &CrdFacts) -> Result<(), BundleError> {

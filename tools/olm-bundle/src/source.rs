@@ -20,8 +20,15 @@ pub const CSV_BASE_FILE: &str = "config/olm/csv.yaml";
 pub const PACKAGE_FILE: &str = "config/olm/package.yaml";
 /// The icon.
 pub const ICON_FILE: &str = "config/olm/icon.svg";
-/// The operator's manifest (its `[package] version` is the bundle's version).
+/// The operator's manifest (its `[package] version` is the bundle's version, its
+/// `repository` the project's source repository).
 pub const CARGO_FILE: &str = "Cargo.toml";
+/// The changelog: its marker line records the commit (and its date) it is generated up
+/// to, the CSV's `createdAt` (tools/repo-gen, `make changelog`).
+pub const CHANGELOG_FILE: &str = "CHANGELOG.md";
+/// The Go module operator-sdk is built from (`make olm-bins`): its version pins the
+/// scorecard's test image.
+pub const OPERATOR_SDK_GO_MOD: &str = "tests/olm/go.mod";
 
 /// One RBAC source file.
 #[derive(Debug, Clone)]
@@ -52,6 +59,13 @@ pub struct Package {
 pub struct Sources {
     /// The operator's version (`Cargo.toml`).
     pub version: String,
+    /// The source repository's URL (`Cargo.toml`'s `repository`).
+    pub repository: String,
+    /// When the release was made: the committer date (UTC) of the commit CHANGELOG.md is
+    /// generated up to, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub created_at: String,
+    /// The operator-sdk version (`tests/olm/go.mod`), the scorecard test image's tag.
+    pub operator_sdk_version: String,
     /// The CRD, parsed.
     pub crd: Value,
     /// The CRD as committed (copied into the bundle unchanged).
@@ -75,8 +89,12 @@ impl Sources {
         let crd_text = yaml::read(&crd_path)?;
         let crd = single(&crd_path, yaml::documents(&crd_path, &crd_text)?)?;
         let icon_path = root.join(ICON_FILE);
+        let cargo = root.join(CARGO_FILE);
         Ok(Self {
-            version: cargo_version(&root.join(CARGO_FILE))?,
+            version: cargo_version(&cargo)?,
+            repository: cargo_repository(&cargo)?,
+            created_at: changelog_date(&root.join(CHANGELOG_FILE))?,
+            operator_sdk_version: operator_sdk_version(&root.join(OPERATOR_SDK_GO_MOD))?,
             crd,
             crd_text,
             csv_base: yaml::document(&root.join(CSV_BASE_FILE))?,
@@ -99,27 +117,105 @@ fn single(path: &Path, mut docs: Vec<Value>) -> Result<Value, BundleError> {
     }
 }
 
-/// The `version` of the `[package]` table.
-pub fn cargo_version(path: &Path) -> Result<String, BundleError> {
-    let text = yaml::read(path)?;
+/// A string value of the `[package]` table: `Some(Ok(value))`, `Some(Err(line))` when the
+/// key is there but not a plain string, `None` when it is missing.
+fn cargo_package_field(text: &str, key: &str) -> Option<Result<String, String>> {
     let mut in_package = false;
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
             in_package = line == "[package]";
-        } else if in_package && let Some(rest) = line.strip_prefix("version") {
-            let value = rest.trim_start().strip_prefix('=').map(str::trim);
-            if let Some(v) = value.and_then(|v| v.strip_prefix('"')?.strip_suffix('"'))
-                && is_semver(v)
-            {
-                return Ok(v.to_string());
-            }
-            return Err(BundleError::invalid(
-                path,
-                format!("[package] {line:?} is not a semantic version like \"1.2.3\""),
-            ));
+        } else if in_package
+            && let Some(rest) = line.strip_prefix(key)
+            && let Some(value) = rest.trim_start().strip_prefix('=')
+        {
+            let value = value.trim();
+            return Some(
+                value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .map(str::to_string)
+                    .ok_or_else(|| line.to_string()),
+            );
         }
     }
-    Err(BundleError::invalid(path, "no version in [package]"))
+    None
+}
+
+/// The `version` of the `[package]` table.
+pub fn cargo_version(path: &Path) -> Result<String, BundleError> {
+    match cargo_package_field(&yaml::read(path)?, "version") {
+        Some(Ok(v)) if is_semver(&v) => Ok(v),
+        Some(Ok(v)) => Err(BundleError::invalid(
+            path,
+            format!("[package] version {v:?} is not a semantic version like \"1.2.3\""),
+        )),
+        Some(Err(line)) => Err(BundleError::invalid(
+            path,
+            format!("[package] {line:?} is not a semantic version like \"1.2.3\""),
+        )),
+        None => Err(BundleError::invalid(path, "no version in [package]")),
+    }
+}
+
+/// The `repository` of the `[package]` table: the project's one source-repository URL
+/// (the chart, the CSV and the release workflow take it from there).
+pub fn cargo_repository(path: &Path) -> Result<String, BundleError> {
+    match cargo_package_field(&yaml::read(path)?, "repository") {
+        Some(Ok(url)) if url.starts_with("https://") && !url.ends_with('/') => Ok(url),
+        _ => Err(BundleError::invalid(
+            path,
+            "[package] needs `repository = \"https://<host>/<owner>/<name>\"` (no trailing slash): the project's source repository",
+        )),
+    }
+}
+
+/// The date recorded in CHANGELOG.md's `<!-- generated up to commit <sha>, committed
+/// <date> -->` line (`make changelog`).
+pub fn changelog_date(path: &Path) -> Result<String, BundleError> {
+    let text = yaml::read(path)?;
+    let date = text.lines().find_map(|l| {
+        l.strip_prefix("<!-- generated up to commit ")?
+            .strip_suffix(" -->")?
+            .split_once(", committed ")
+            .map(|(_, date)| date.trim().to_string())
+    });
+    match date {
+        Some(d) if is_utc_timestamp(&d) => Ok(d),
+        _ => Err(BundleError::invalid(
+            path,
+            "no `<!-- generated up to commit <sha>, committed <YYYY-MM-DDTHH:MM:SSZ> -->` line: run `make changelog`",
+        )),
+    }
+}
+
+fn is_utc_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// The operator-sdk version required by `tests/olm/go.mod`.
+pub fn operator_sdk_version(path: &Path) -> Result<String, BundleError> {
+    yaml::read(path)?
+        .lines()
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next()? == "github.com/operator-framework/operator-sdk")
+                .then(|| words.next().map(str::to_string))?
+        })
+        .filter(|v| v.starts_with('v'))
+        .ok_or_else(|| {
+            BundleError::invalid(
+                path,
+                "no `github.com/operator-framework/operator-sdk vX.Y.Z` requirement",
+            )
+        })
 }
 
 fn is_semver(v: &str) -> bool {

@@ -13,13 +13,7 @@ use common::root;
 use serde_json::Value;
 
 fn operator_sdk() -> PathBuf {
-    let path = test_cluster::binaries::bin_dir().join("operator-sdk");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make olm-bins`",
-        path.display()
-    );
-    path
+    common::olm_bin("operator-sdk")
 }
 
 /// Runs `operator-sdk bundle validate DIR --select-optional SELECTOR -o json-alpha1`;

@@ -6,14 +6,15 @@
 //! - [`kustomize`]: `deploy/kustomize/`, the chart rendered for `kubectl apply -k`;
 //! - [`api_docs`]: the book's API reference from the CRD.
 //!
-//! And one check of a built file: [`links`], every internal link and anchor of the built
-//! book resolves.
+//! And checks: [`links`], every internal link and anchor of the built book resolves;
+//! [`release`], the release checks of `make release-dry-run` and the release workflow.
 
 pub mod api_docs;
 pub mod changelog;
 pub mod error;
 pub mod kustomize;
 pub mod links;
+pub mod release;
 pub mod values_docs;
 
 use std::collections::BTreeMap;

@@ -1,18 +1,22 @@
 //! `repo-gen [--check] [--root DIR] [--helm PATH] <changelog|chart-docs|kustomize|api-docs>`:
-//! writes (or, with `--check`, verifies) one of the repository's generated files.
-//! `repo-gen [--root DIR] links BOOK`: checks the built book's links (see [`repo_gen::links`]).
+//! writes (or, with `--check`, verifies) one of the repository's generated files;
+//! `repo-gen [--root DIR] links BOOK`: checks the built book's links (see [`repo_gen::links`]);
+//! `repo-gen [--tag TAG] [--file FILE] <release-notes|release-check|release-sbom|release-chart>`
+//! prints the release notes or runs a release check (`make release-dry-run`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use repo_gen::error::read;
 use repo_gen::{
-    GenError, api_docs, changelog, check_dir, kustomize, links, values_docs, write_dir,
+    GenError, api_docs, changelog, check_dir, kustomize, links, release, values_docs, write_dir,
 };
 
 const USAGE: &str =
     "usage: repo-gen [--check] [--root DIR] [--helm PATH] <changelog|chart-docs|kustomize|api-docs>
        repo-gen [--root DIR] links BOOK
+       repo-gen [--root DIR] [--tag TAG] [--file FILE] <release-notes|release-check|release-sbom|release-chart>
 
   changelog   CHANGELOG.md from the Conventional Commits up to HEAD (--check: current up to
               the commit it records)
@@ -20,12 +24,20 @@ const USAGE: &str =
   kustomize   deploy/kustomize/ from `helm template` of the chart (--helm, default: helm)
   api-docs    docs/src/api/ (the book's API reference) from crd/locusttests.locust.io.yaml
   links       fail unless every relative link and #anchor of the built book BOOK (HTML)
-              resolves; list the external links (not fetched)";
+              resolves; list the external links (not fetched)
+
+  release-notes  print TAG's changelog section (default tag: v<Cargo.toml version>)
+  release-check  the names in the chart, CSV and bundle agree with Cargo.toml and TAG, the
+                 changelog is current, the release workflow runs the dry run's steps
+  release-sbom   FILE is a CycloneDX SBOM (JSON) of the operator matching Cargo.lock
+  release-chart  FILE is `helm show chart` of the packaged chart, with the release version";
 
 struct Args {
     check: bool,
     root: PathBuf,
     helm: PathBuf,
+    tag: Option<String>,
+    file: Option<PathBuf>,
     what: String,
     /// The operand of `links`: the built book.
     book: Option<PathBuf>,
@@ -36,6 +48,8 @@ fn parse() -> Result<Args, String> {
         check: false,
         root: PathBuf::from("."),
         helm: PathBuf::from("helm"),
+        tag: None,
+        file: None,
         what: String::new(),
         book: None,
     };
@@ -45,6 +59,8 @@ fn parse() -> Result<Args, String> {
             "--check" => args.check = true,
             "--root" => args.root = it.next().ok_or("--root needs a folder")?.into(),
             "--helm" => args.helm = it.next().ok_or("--helm needs a path")?.into(),
+            "--tag" => args.tag = Some(it.next().ok_or("--tag needs a tag like v1.2.3")?),
+            "--file" => args.file = Some(it.next().ok_or("--file needs a path")?.into()),
             "-h" | "--help" => return Err(String::new()),
             what if args.what.is_empty() && !what.starts_with('-') => args.what = what.to_owned(),
             book if args.what == "links" && args.book.is_none() => args.book = Some(book.into()),
@@ -111,6 +127,7 @@ fn run(args: &Args) -> Result<Vec<String>, GenError> {
             }
             Ok(report.broken)
         }
+        what if what.starts_with("release-") => release(args),
         other => Err(GenError::Invalid {
             path: PathBuf::from(other),
             message: format!("unknown generator\n{USAGE}"),
@@ -131,6 +148,61 @@ fn whole_dir(
         println!("wrote {written}");
     }
     Ok(Vec::new())
+}
+
+/// The release commands: notes on stdout, or the problems a check found.
+fn release(args: &Args) -> Result<Vec<String>, GenError> {
+    let root = &args.root;
+    let rel = release::Release::read(root)?;
+    let file = || -> Result<(PathBuf, String), GenError> {
+        let path = args.file.clone().ok_or_else(|| GenError::Invalid {
+            path: PathBuf::from(&args.what),
+            message: "needs --file".to_owned(),
+        })?;
+        let text = read(&path)?;
+        Ok((path, text))
+    };
+    let parse = |path: &PathBuf, text: &str| -> Result<serde_json::Value, GenError> {
+        serde_saphyr::from_str(text).map_err(|e| GenError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })
+    };
+    match args.what.as_str() {
+        "release-notes" => {
+            let tag = args.tag.clone().unwrap_or_else(|| rel.tag());
+            print!("{}", changelog::release_notes(root, &tag, "HEAD")?);
+            Ok(Vec::new())
+        }
+        "release-check" => {
+            let mut problems = release::check_names(root, &rel, args.tag.as_deref())?;
+            problems.extend(changelog::check(root)?);
+            let workflow = read(&root.join(release::WORKFLOW))?;
+            let makefile = read(&root.join("Makefile"))?;
+            problems.extend(release::check_workflow(&workflow, &makefile, &rel));
+            Ok(problems)
+        }
+        "release-sbom" => {
+            let (path, text) = file()?;
+            let sbom = parse(&path, &text)?;
+            let cargo_toml = read(&root.join("Cargo.toml"))?;
+            let cargo_lock = read(&root.join("Cargo.lock"))?;
+            Ok(release::check_sbom(&sbom, &cargo_toml, &cargo_lock, &rel))
+        }
+        "release-chart" => {
+            let (path, text) = file()?;
+            let chart = parse(&path, &text)?;
+            Ok(release::check_chart_metadata(
+                &chart,
+                &rel,
+                "the packaged chart",
+            ))
+        }
+        other => Err(GenError::Invalid {
+            path: PathBuf::from(other),
+            message: format!("unknown release command\n{USAGE}"),
+        }),
+    }
 }
 
 /// Writes single files into a folder that holds other files too (nothing removed).
@@ -174,6 +246,8 @@ fn main() -> ExitCode {
             }
             if args.what == "links" {
                 eprintln!("repo-gen: fix these links in docs/src/ and run `make docs docs-check`");
+            } else if args.what.starts_with("release-") {
+                eprintln!("repo-gen: {} failed: fix what is named above", args.what);
             } else {
                 eprintln!(
                     "repo-gen: run `make {}` and commit the result",

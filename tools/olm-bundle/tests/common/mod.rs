@@ -40,16 +40,34 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A temporary copy of the generator's inputs (Cargo.toml, crd/, config/, examples/) and
+/// A temporary copy of the generator's inputs (Cargo.toml, CHANGELOG.md, crd/, config/,
+/// examples/, tests/olm/go.mod) and
 /// of the committed bundle (bundle/, bundle.Dockerfile), to change one input and generate again.
 pub fn copy_of_sources() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = root();
-    for file in ["Cargo.toml", "bundle.Dockerfile"] {
+    std::fs::create_dir_all(dir.path().join("tests/olm")).expect("mkdir");
+    for file in [
+        "Cargo.toml",
+        "CHANGELOG.md",
+        "tests/olm/go.mod",
+        "bundle.Dockerfile",
+    ] {
         std::fs::copy(root.join(file), dir.path().join(file)).expect(file);
     }
     for sub in ["crd", "config", "examples", "bundle"] {
         copy_dir(&root.join(sub), &dir.path().join(sub));
     }
     dir
+}
+
+/// A binary of `target/k8s-bin` (operator-sdk, scorecard-test: `make olm-bins`).
+pub fn olm_bin(name: &str) -> PathBuf {
+    let path = test_cluster::binaries::bin_dir().join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make olm-bins`",
+        path.display()
+    );
+    path
 }
