@@ -1,6 +1,9 @@
 # locust-k8s-operator — every command a developer or CI needs.
 SHELL := /bin/bash
 CARGO ?= cargo
+# Integration tests at once: they mostly wait on the API server and the operator (the
+# suite used about 0.2 CPU on 2 cores at 2 threads), so 4 keep both cores busy.
+TEST_THREADS ?= 4
 BIN := target/debug/locust-k8s-operator
 K8S_BIN_DIR ?= $(CURDIR)/target/k8s-bin
 export K8S_BIN_DIR
@@ -70,7 +73,7 @@ test-unit: ## Unit, snapshot and property tests (no cluster)
 	$(CARGO) test -p repo-gen --lib --test changelog --test project_files --test chart_docs --test book --test release
 
 test-integration: cluster-bins locust olm-bins ## Integration tests against a real local control plane
-	$(CARGO) test --workspace --tests -- --test-threads=2
+	$(CARGO) test --workspace --tests -- --test-threads=$(TEST_THREADS)
 
 locust: ## Install the pinned Locust from PyPI into a cached venv (for the real-Locust tests)
 	tests/locust/install.sh > /dev/null

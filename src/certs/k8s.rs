@@ -10,7 +10,9 @@ use k8s_openapi::api::admissionregistration::v1::{
     WebhookClientConfig as AdmissionClientConfig,
 };
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, ServiceReference,
+};
 use kube::Client;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -44,8 +46,15 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
 /// How the API server reaches the webhooks.
 #[derive(Debug, Clone)]
 pub enum Registration {
-    /// Through the Service set by the chart: only the `caBundle` fields are written.
-    Service,
+    /// Through the Service set by the chart: only the `caBundle` fields are written, and in
+    /// the CRD only while its conversion webhook is this Service (another release's CA is
+    /// left alone).
+    Service {
+        /// The webhook Service's namespace (`WEBHOOK_NAMESPACE`).
+        namespace: String,
+        /// The webhook Service's name (`WEBHOOK_SERVICE_NAME`).
+        name: String,
+    },
     /// By URL (operator outside the cluster): the CRD's conversion `clientConfig` is set to
     /// `<base>/convert`, and, when `register_validation`, a ValidatingWebhookConfiguration
     /// for `<base>/validate` is applied.
@@ -72,6 +81,14 @@ impl std::fmt::Debug for Registrar {
             .field("webhook_config_name", &self.webhook_config_name)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a CRD conversion webhook at `service` is the webhook Service `namespace/name`:
+/// only then is its CA bundle this operator's to write. A second release (another
+/// namespace, or another Service name) must not replace the CA the CRD's own release
+/// serves with.
+pub fn converts_through(service: Option<&ServiceReference>, namespace: &str, name: &str) -> bool {
+    service.is_some_and(|s| s.namespace == namespace && s.name == name)
 }
 
 impl Registrar {
@@ -103,11 +120,20 @@ impl Registrar {
         let bundle_ok = bundle_now.is_some_and(|b| b.0 == ca_bundle.as_bytes());
         let bundle = ByteString(ca_bundle.as_bytes().to_vec());
         let patch = match &self.registration {
-            Registration::Service => {
+            Registration::Service { namespace, name } => {
                 if client_config.is_none() || conversion.is_some_and(|c| c.strategy != "Webhook") {
                     warn!(
                         crd = CRD_NAME,
                         "the CRD has no webhook conversion: no CA bundle written"
+                    );
+                    return Ok(());
+                }
+                let service = client_config.and_then(|c| c.service.as_ref());
+                if !converts_through(service, namespace, name) {
+                    debug!(
+                        crd = CRD_NAME,
+                        service = %service.map_or_else(String::new, |s| format!("{}/{}", s.namespace, s.name)),
+                        "the CRD converts through another webhook Service (another release): its CA bundle is left alone"
                     );
                     return Ok(());
                 }
@@ -179,7 +205,7 @@ impl Registrar {
                 info!(name = %name, "registered the validating webhook by URL");
                 Ok(())
             }
-            Registration::Service => {
+            Registration::Service { .. } => {
                 let Some(current) = api.get_opt(name).await.map_err(kube_error(format!(
                     "read ValidatingWebhookConfiguration {name}"
                 )))?
@@ -406,4 +432,40 @@ fn labels() -> BTreeMap<String, String> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(namespace: &str, name: &str) -> ServiceReference {
+        ServiceReference {
+            namespace: namespace.into(),
+            name: name.into(),
+            ..ServiceReference::default()
+        }
+    }
+
+    #[test]
+    fn only_the_crds_own_webhook_service_writes_its_ca_bundle() {
+        let ours = service("team-a", "lko-webhook-service");
+        assert!(converts_through(
+            Some(&ours),
+            "team-a",
+            "lko-webhook-service"
+        ));
+        // A second release: another namespace, or another Service in the same namespace.
+        assert!(!converts_through(
+            Some(&ours),
+            "team-b",
+            "lko-webhook-service"
+        ));
+        assert!(!converts_through(
+            Some(&ours),
+            "team-a",
+            "other-webhook-service"
+        ));
+        // Conversion by URL (a local operator): not a Service to trust.
+        assert!(!converts_through(None, "team-a", "lko-webhook-service"));
+    }
 }

@@ -189,7 +189,10 @@ pub async fn start(
             let manager = Manager {
                 registrar: Registrar {
                     client: client.clone(),
-                    registration: Registration::Service,
+                    registration: Registration::Service {
+                        namespace: config.namespace.clone(),
+                        name: config.service_name.clone(),
+                    },
                     webhook_config_name: config.webhook_config_name.clone(),
                 },
                 secrets: Some(SecretStore {

@@ -15,7 +15,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use locust_k8s_operator::api::{v1, v2};
 use locust_k8s_operator::certs::{self, CertsConfig, Reloader, WebhookCerts};
-use locust_k8s_operator::crd::{CRD_NAME, crd};
+use locust_k8s_operator::crd::{CRD_NAME, DEFAULT_WEBHOOK_SERVICE, crd};
 use locust_k8s_operator::manifest::{AnyLocustTest, parse_documents};
 use locust_k8s_operator::metrics::{Metrics, Readiness};
 use locust_k8s_operator::server::{self, ServerConfig, ServerState};
@@ -123,6 +123,21 @@ async fn crd_bundle(client: &Client) -> Option<String> {
         .map(|b| String::from_utf8(b.0).expect("utf-8 bundle"))
 }
 
+/// Points the CRD's conversion webhook at the default webhook Service in `ns`, as the
+/// chart of a release in `ns` does: only that release's operator writes the CRD's CA.
+async fn convert_through(client: &Client, ns: &str) {
+    Api::<CustomResourceDefinition>::all(client.clone())
+        .patch(
+            CRD_NAME,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"conversion": {"webhook": {"clientConfig": {
+                "service": {"namespace": ns, "name": DEFAULT_WEBHOOK_SERVICE},
+            }}}}})),
+        )
+        .await
+        .expect("point the CRD's conversion at this namespace");
+}
+
 async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -146,6 +161,7 @@ async fn concurrent_replicas_share_one_secret_and_the_crd_trusts_its_ca() {
     let _serial = serial().await;
     let client = client().await;
     let ns = namespace("certs-race").await;
+    convert_through(&client, &ns).await;
     let (dir_a, dir_b) = (
         tempfile::tempdir().expect("dir"),
         tempfile::tempdir().expect("dir"),
@@ -197,6 +213,7 @@ async fn a_deleted_secret_is_recreated_and_the_crd_follows() {
     let _serial = serial().await;
     let client = client().await;
     let ns = namespace("certs-delete").await;
+    convert_through(&client, &ns).await;
     let dir = tempfile::tempdir().expect("dir");
     let (changes, on_change) = counter();
     let certs = certs::start(client.clone(), &config(&ns, dir.path(), &[]), on_change)
@@ -308,6 +325,66 @@ fn example(path: &str) -> AnyLocustTest {
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
+}
+
+/// Two self-signed releases in two namespaces: the CRD converts through the first
+/// release's Service, so the second writes its own Secret but leaves the CRD's CA bundle
+/// alone (it used to replace it, and conversion through the first release broke).
+#[tokio::test]
+async fn a_second_release_leaves_the_crds_ca_bundle_alone() {
+    let _serial = serial().await;
+    let client = client().await;
+    let (first_ns, second_ns) = (
+        namespace("certs-first").await,
+        namespace("certs-second").await,
+    );
+    convert_through(&client, &first_ns).await;
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let first = certs::start(client.clone(), &config(&first_ns, dir_a.path(), &[]), || {})
+        .await
+        .expect("the first release starts")
+        .expect("enabled");
+    let first_ca = secret_text(
+        &Api::<Secret>::namespaced(client.clone(), &first_ns)
+            .get(SECRET)
+            .await
+            .expect("the first release's Secret"),
+        "ca.crt",
+    );
+    assert_eq!(
+        crd_bundle(&client).await.as_deref(),
+        Some(first_ca.as_str())
+    );
+
+    let second = certs::start(
+        client.clone(),
+        &config(&second_ns, dir_b.path(), &[]),
+        || {},
+    )
+    .await
+    .expect("the second release starts")
+    .expect("enabled");
+    let second_ca = secret_text(
+        &Api::<Secret>::namespaced(client.clone(), &second_ns)
+            .get(SECRET)
+            .await
+            .expect("the second release's Secret"),
+        "ca.crt",
+    );
+    assert_ne!(first_ca, second_ca, "each release has its own CA");
+    // The second release checks every second (WEBHOOK_CHECK_INTERVAL_SECONDS=1): give it
+    // several rounds.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        crd_bundle(&client).await.as_deref(),
+        Some(first_ca.as_str()),
+        "the CRD still trusts the release it converts through"
+    );
+    second.stop();
+    first.stop();
 }
 
 #[tokio::test]
