@@ -57,3 +57,26 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `LABELS` is what `/metrics` exports from 0: every variant's label must be in it,
+    /// once, and nothing else (add a new variant here and there).
+    #[test]
+    fn labels_lists_every_variants_label_once() {
+        let kube = Error::kube("testing")(kube::Error::LinesCodecMaxLineLengthExceeded);
+        let serialize = Error::Serialize {
+            what: "testing",
+            source: serde_json::from_str::<u8>("x").expect_err("not a number"),
+        };
+        let all = [
+            kube.label(),
+            serialize.label(),
+            Error::MissingMetadata("name").label(),
+            Error::NotLeader.label(),
+        ];
+        assert_eq!(all, Error::LABELS);
+    }
+}
