@@ -440,13 +440,6 @@ fn ending_test(name: &str, exit_code: &str) -> LocustTest {
     )
 }
 
-/// The value of the sample `name{labels}` in `/metrics`, if present.
-fn value(metrics: &str, name_and_labels: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_the_operator_and_every_dashboard_query_returns_data() {
     let t0 = Instant::now();
@@ -553,19 +546,19 @@ async fn prometheus_scrapes_the_operator_and_every_dashboard_query_returns_data(
         Duration::from_secs(60),
         || async {
             let (_, body) = http_get(health, "/metrics").await?;
-            let requests = value(
+            let requests = common::sample_of(
                 &body,
                 &format!("locust_operator_test_requests_total{{{label}}}"),
             );
-            let failures = value(
+            let failures = common::sample_of(
                 &body,
                 &format!("locust_operator_test_failures_total{{{label}}}"),
             );
-            let p95 = value(
+            let p95 = common::sample_of(
                 &body,
                 &format!("locust_operator_test_response_time_seconds{{{label},quantile=\"0.95\"}}"),
             );
-            let dropped = value(
+            let dropped = common::sample_of(
                 &body,
                 &format!("locust_operator_test_endpoints_dropped{{{label}}}"),
             );

@@ -623,11 +623,16 @@ pub async fn wait_ready(health: SocketAddr) {
     .await;
 }
 
-/// The value of an unlabelled-or-labelled sample line `name{labels} value` in `/metrics`.
-pub fn sample(metrics: &str, name_and_labels: &str) -> f64 {
+/// The value of an unlabelled-or-labelled sample line `name{labels} value` in `/metrics`,
+/// if there is one.
+pub fn sample_of(metrics: &str, name_and_labels: &str) -> Option<f64> {
     metrics
         .lines()
         .filter(|l| !l.starts_with('#'))
         .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
-        .unwrap_or(0.0)
+}
+
+/// As [`sample_of`], 0 when there is none.
+pub fn sample(metrics: &str, name_and_labels: &str) -> f64 {
+    sample_of(metrics, name_and_labels).unwrap_or(0.0)
 }
