@@ -8,7 +8,8 @@
 //!   plain HTTP as before.
 //! - The chart's ServiceMonitors, rendered with various values, are accepted by the real
 //!   `monitoring.coreos.com` ServiceMonitor CRD (from the Prometheus Operator's Go module,
-//!   `tests/monitoring/prometheus-operator-crds.sh`), which rejects a broken one.
+//!   `tests/monitoring/prometheus-operator-crds.sh`), which rejects a broken one; so are
+//!   its PrometheusRule (by the real PrometheusRule CRD) and its dashboard ConfigMap.
 
 use crate::chart_common;
 use crate::common;
@@ -392,4 +393,41 @@ async fn the_charts_service_monitors_are_valid_service_monitors() {
     assert!(!ok, "a broken ServiceMonitor is rejected:\n{out}");
     assert!(out.contains("spec.endpoints[0].scheme"), "{out}");
     assert!(out.contains("spec.endpoints[0].interval"), "{out}");
+
+    // The chart's PrometheusRule (alerts with tuned values) and its Grafana dashboard
+    // ConfigMap are accepted by the real PrometheusRule CRD and the API server.
+    chart_common::apply(
+        cluster.kubeconfig(),
+        &chart_common::prometheus_operator_crd("prometheusrules"),
+    );
+    let client = cluster.client().await.expect("client");
+    chart_common::wait_established(&client, "prometheusrules.monitoring.coreos.com").await;
+    let objects = chart_common::objects(&chart_common::render(
+        "lko",
+        &release_ns,
+        &[
+            "--set",
+            "metrics.prometheusRule.enabled=true,metrics.prometheusRule.labels.release=prometheus,\
+             metrics.prometheusRule.alerts.LocustTestSlowResponses.threshold=1.5,\
+             metrics.prometheusRule.alerts.LocustTestFailed.enabled=false,\
+             metrics.grafanaDashboard.enabled=true",
+        ],
+    ));
+    let rule = chart_common::one(&objects, "PrometheusRule");
+    let dashboard = chart_common::of_kind(&objects, "ConfigMap")
+        .into_iter()
+        .find(|c| c["metadata"]["labels"]["grafana_dashboard"] == "1")
+        .expect("the dashboard ConfigMap is rendered");
+    let (ok, out) = dry_run(cluster.kubeconfig(), &[rule, dashboard]);
+    assert!(
+        ok,
+        "the PrometheusRule CRD or the API server rejects the chart's:\n{out}"
+    );
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("serverside-applied (server dry run)"))
+            .count(),
+        2,
+        "the rule and the dashboard accepted:\n{out}"
+    );
 }
