@@ -65,8 +65,8 @@ pub fn convert_object(obj: Value, desired_api_version: &str) -> Result<Value, Co
         });
     };
     match (version, desired) {
-        (Version::V1, Version::V2) => encode(&v1_to_v2(&decode::<v1::LocustTest>(&obj, version)?)?),
-        (Version::V2, Version::V1) => encode(&v2_to_v1(&decode::<v2::LocustTest>(&obj, version)?)?),
+        (Version::V1, Version::V2) => encode(&v1_to_v2(&decode::<v1::LocustTest>(obj, version)?)?),
+        (Version::V2, Version::V1) => encode(&v2_to_v1(&decode::<v2::LocustTest>(obj, version)?)?),
         _ => Ok(obj),
     }
 }
@@ -93,8 +93,8 @@ fn encode<T: Serialize>(object: &T) -> Result<Value, ConversionError> {
 }
 
 /// Decodes `obj`, naming the offending field on failure.
-fn decode<T: DeserializeOwned>(obj: &Value, version: Version) -> Result<T, ConversionError> {
-    crate::manifest::decode(obj.clone()).map_err(|e| ConversionError::Decode {
+fn decode<T: DeserializeOwned>(obj: Value, version: Version) -> Result<T, ConversionError> {
+    crate::manifest::decode(obj).map_err(|e| ConversionError::Decode {
         api_version: version.api_version().to_owned(),
         path: e.path,
         message: e.message,
