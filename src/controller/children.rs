@@ -30,6 +30,7 @@ use crate::api::v2::{LocustTestSpec, WebUiSpec};
 use crate::builders::labels::{K8S_MANAGED_BY, MANAGED_BY, MANAGER, TEST_NAME};
 use crate::builders::{Children, Role, web_ui};
 use crate::naming;
+use crate::status::Observed;
 
 /// What exists of one test's children.
 #[derive(Debug, Clone, Default)]
@@ -523,8 +524,9 @@ where
 
 /// The Jobs to stop when a test ends with `phase`: every Job of a failed test; of a test
 /// that succeeded, those with a pod a sidecar holds open after Locust exited (the Job
-/// would never finish). Returns an [`Existing`] holding only those Jobs.
-pub fn jobs_to_stop(phase: Phase, existing: &Existing) -> Existing {
+/// would never finish), read from what the status was derived from. Returns an
+/// [`Existing`] holding only those Jobs.
+pub fn jobs_to_stop(phase: Phase, observed: &Observed) -> Existing {
     let held = |pods: &[Pod], role: Role| {
         pods.iter()
             .any(|p| crate::status::held_open(p, role.container_name()).is_some())
@@ -535,8 +537,8 @@ pub fn jobs_to_stop(phase: Phase, existing: &Existing) -> Existing {
         Phase::Pending | Phase::Running => None,
     };
     Existing {
-        master_job: keep(&existing.master_job, &existing.master_pods, Role::Master),
-        worker_job: keep(&existing.worker_job, &existing.worker_pods, Role::Worker),
+        master_job: keep(&observed.master_job, &observed.master_pods, Role::Master),
+        worker_job: keep(&observed.worker_job, &observed.worker_pods, Role::Worker),
         ..Existing::default()
     }
 }

@@ -51,13 +51,7 @@ impl Run<'_> {
         let refused =
             crate::controller::refused::refused_pods(&ctx.client, &self.ns, &existing, &self.now)
                 .await;
-        let observed = self.observed(
-            existing.clone(),
-            generation,
-            &started.test,
-            snapshot,
-            refused,
-        );
+        let observed = self.observed(existing, generation, &started.test, snapshot, refused);
         let mut new = status::derive(
             &self.previous,
             &observed,
@@ -79,7 +73,7 @@ impl Run<'_> {
         }
         // A test that ends now: stop its pods (all of a failed test; those a sidecar holds).
         if let Some(phase) = (new.phase).filter(|p| p.is_terminal() && !self.phase.is_terminal()) {
-            let jobs = children::jobs_to_stop(phase, &existing);
+            let jobs = children::jobs_to_stop(phase, &observed);
             children::stop_pods(ctx.writer()?, &self.ns, &jobs).await?;
         }
         self.write_status(&new).await?;
