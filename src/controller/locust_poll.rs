@@ -232,7 +232,9 @@ async fn poll(
     let mut notified = Snapshot::default();
     loop {
         let at = Instant::now();
-        let answer = client.stats_with_body().await;
+        // Boxed: a poller sleeps most of the time, and its task should not carry the
+        // request's state (kilobytes, once per running test) while it does.
+        let answer = Box::pin(client.stats_with_body()).await;
         let mut settled_answer = None;
         let mut snapshot = {
             let Ok(mut s) = state.lock() else { return };
@@ -277,7 +279,7 @@ async fn poll(
             s.clone()
         };
         if let Some(body) = settled_answer {
-            let report = Arc::new(fetch_report(&client, body.to_vec(), &object).await);
+            let report = Arc::new(Box::pin(fetch_report(&client, body.to_vec(), &object)).await);
             let Ok(mut s) = state.lock() else { return };
             s.report = Some(report);
             snapshot = s.clone();
